@@ -1,0 +1,153 @@
+"""The ``dblend`` command: one subcommand per pipeline step, called by the Snakemake rules.
+
+Sections of the config arrive as JSON (Snakemake passes them as params, so a changed section
+re-runs the job). Errors meant for users (bad config, bad files, missing CUDA) print as one
+line naming the problem and exit with status 2, leaving no output behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+import torch
+
+from dblend import jobs
+from dblend.errors import DblendError
+
+
+def _json(text: str) -> dict:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise argparse.ArgumentTypeError(f"not valid JSON: {err}") from err
+
+
+def _pairs(items: list[str], option: str) -> dict[str, str]:
+    pairs = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise DblendError(f"{option} expects KEY=VALUE, got {item!r}")
+        pairs[key] = value
+    return pairs
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dblend", description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    phantom = commands.add_parser("phantom", help="write one embedded thorax phantom volume")
+    phantom.add_argument("--size", type=int, required=True)
+    phantom.add_argument("--slices", type=int, required=True)
+    phantom.add_argument("--seed", type=int, required=True)
+    phantom.add_argument("--out", type=Path, required=True)
+
+    simulate = commands.add_parser("simulate", help="simulate a task's sinograms of a volume")
+    simulate.add_argument("--volume", type=Path, required=True)
+    simulate.add_argument("--task", type=_json, required=True, help="the task's config (JSON)")
+    simulate.add_argument("--seed", type=int, required=True)
+    simulate.add_argument("--out", type=Path, required=True)
+
+    train = commands.add_parser("train", help="train (or resume training) a score prior")
+    train.add_argument("--prior", type=_json, required=True, help="the prior's config (JSON)")
+    train.add_argument("--network", type=_json, required=True, help="its network (JSON)")
+    train.add_argument("--volumes", type=Path, nargs="+", required=True)
+    train.add_argument("--validation-volumes", type=Path, nargs="*", default=[])
+    train.add_argument("--device", default="auto")
+    train.add_argument("--seed", type=int, required=True)
+    train.add_argument("--out", type=Path, required=True)
+    train.add_argument("--loss-csv", type=Path, required=True)
+
+    recon = commands.add_parser("reconstruct", help="reconstruct a volume with one method")
+    recon.add_argument("--method-name", required=True)
+    recon.add_argument("--method", type=_json, required=True, help="the method's config (JSON)")
+    recon.add_argument("--sinogram", type=Path, required=True)
+    recon.add_argument("--prior-checkpoint", type=Path)
+    recon.add_argument("--prior", type=_json, help="the prior's config (JSON)")
+    recon.add_argument("--network", type=_json, help="the prior's network (JSON)")
+    recon.add_argument("--device", default="auto")
+    recon.add_argument("--seed", type=int, required=True)
+    recon.add_argument("--out", type=Path, required=True)
+
+    evaluate = commands.add_parser("evaluate", help="PSNR/SSIM per plane of a reconstruction")
+    evaluate.add_argument("--truth", type=Path, required=True)
+    evaluate.add_argument("--recon", type=Path, required=True)
+    evaluate.add_argument("--labels", type=_json, required=True, help="dataset/task/method/volume")
+    evaluate.add_argument("--out", type=Path, required=True)
+
+    tables = commands.add_parser("tables", help="collect metrics into tables")
+    tables.add_argument("--metrics", type=Path, nargs="+", required=True)
+    tables.add_argument("--method-order", nargs="+", default=[])
+    tables.add_argument("--out-csv", type=Path, required=True)
+    tables.add_argument("--out-summary", type=Path, required=True)
+    tables.add_argument("--out-markdown", type=Path, required=True)
+
+    figure = commands.add_parser("figure", help="three-plane figure of one test volume")
+    figure.add_argument("--truth", type=Path, required=True)
+    figure.add_argument("--recon", nargs="+", required=True, metavar="METHOD=PATH")
+    figure.add_argument("--title", required=True)
+    figure.add_argument("--out", type=Path, required=True)
+
+    report = commands.add_parser("report", help="the self-contained HTML report")
+    report.add_argument("--summary", type=Path, required=True)
+    report.add_argument("--figure", nargs="*", default=[], metavar="PATH=CAPTION")
+    report.add_argument("--out", type=Path, required=True)
+
+    describe = commands.add_parser("describe", help="print the metadata of a dblend file")
+    describe.add_argument("path", type=Path)
+    return parser
+
+
+def _run(args: argparse.Namespace) -> None:
+    if args.command == "phantom":
+        jobs.make_phantom(args.size, args.slices, args.seed, args.out)
+    elif args.command == "simulate":
+        jobs.simulate_sinogram(args.volume, args.task, args.seed, args.out)
+    elif args.command == "train":
+        jobs.train(
+            args.prior, args.network, args.volumes, args.validation_volumes, args.out,
+            args.loss_csv, args.device, args.seed,
+        )
+    elif args.command == "reconstruct":
+        jobs.reconstruct_volume(
+            args.method_name, args.method, args.sinogram, args.prior_checkpoint, args.prior,
+            args.network, args.device, args.seed, args.out,
+        )
+    elif args.command == "evaluate":
+        jobs.evaluate(args.truth, args.recon, args.labels, args.out)
+    elif args.command == "tables":
+        jobs.tables(
+            args.metrics, args.method_order, args.out_csv, args.out_summary, args.out_markdown
+        )
+    elif args.command == "figure":
+        recons = {name: Path(path) for name, path in _pairs(args.recon, "--recon").items()}
+        jobs.figure(args.truth, recons, args.title, args.out)
+    elif args.command == "report":
+        captions = {Path(path): text for path, text in _pairs(args.figure, "--figure").items()}
+        jobs.report(args.summary, captions, args.out)
+    elif args.command == "describe":
+        print(jobs.describe(args.path))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        _run(args)
+    except DblendError as err:
+        print(f"dblend {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,149 @@
+"""The configuration: schema validation with defaults, cross-references, per-job sections.
+
+One JSON schema (``dblend/schemas/config.schema.yaml``) checks every run before any job starts,
+whether Snakemake or the CLI loads the config; errors name the key path and what was expected.
+Defaults written in the schema are filled in, so every job sees fully specified sections.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import os
+from collections.abc import Iterable, Mapping
+from importlib import resources
+from typing import Any
+
+import jsonschema
+import yaml
+
+from dblend.errors import ConfigError
+
+SCHEMA_PATH = resources.files("dblend") / "schemas" / "config.schema.yaml"
+
+
+def _schema() -> dict[str, Any]:
+    """The schema with every local ``$ref`` inlined, so defaults sit where they apply."""
+    schema = yaml.safe_load(SCHEMA_PATH.read_text())
+    definitions = schema.pop("$defs")
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                target = definitions[node["$ref"].removeprefix("#/$defs/")]
+                siblings = {k: v for k, v in node.items() if k != "$ref"}
+                return inline({**target, **siblings})
+            return {key: inline(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [inline(item) for item in node]
+        return node
+
+    return {**inline(schema), "$defs": inline(definitions)}
+
+
+def _with_defaults(validator_class: type) -> type:
+    """A validator that also writes each subschema's defaults into the instance it checks."""
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def fill(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for key, subschema in properties.items():
+                if isinstance(subschema, dict) and "default" in subschema and key not in instance:
+                    instance[key] = copy.deepcopy(subschema["default"])
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": fill})
+
+
+def _path(error: jsonschema.ValidationError) -> str:
+    return ".".join(str(p) for p in error.absolute_path) or "(top level)"
+
+
+def _message(error: jsonschema.ValidationError) -> str:
+    """The most specific error, phrased for people: where it is and what was expected."""
+    leaf = jsonschema.exceptions.best_match([error])
+    while leaf.context:
+        leaf = jsonschema.exceptions.best_match(leaf.context)
+    return f"config key {_path(leaf)}: {leaf.message}"
+
+
+def validate(config: dict[str, Any], where: str = "config") -> dict[str, Any]:
+    """Validate ``config`` in place (filling defaults) and check its cross-references."""
+    schema = _schema()
+    validator_class = _with_defaults(jsonschema.validators.validator_for(schema))
+    validator = validator_class(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
+    if errors:
+        raise ConfigError(f"{where}: " + "\n".join(_message(e) for e in errors[:5]))
+    _check_references(config)
+    return config
+
+
+def _require(names: Iterable[str], known: Mapping[str, Any], where: str, kind: str) -> None:
+    for name in names:
+        if name not in known:
+            raise ConfigError(
+                f"config key {where}: {name!r} is not defined under {kind} "
+                f"(defined: {', '.join(sorted(known)) or 'none'})"
+            )
+
+
+def _check_references(config: dict[str, Any]) -> None:
+    for name, prior in config["priors"].items():
+        _require([prior["network"]], config["networks"], f"priors.{name}.network", "networks")
+    for name, method in config["methods"].items():
+        if "prior" in method:
+            _require([method["prior"]], config["priors"], f"methods.{name}.prior", "priors")
+    run = config["run"]
+    _require(run["datasets"], config["datasets"], "run.datasets", "datasets")
+    _require(run["tasks"], config["tasks"], "run.tasks", "tasks")
+    _require(run["methods"], config["methods"], "run.methods", "methods")
+    for task_name, task in config["tasks"].items():
+        overrides = task.get("method_overrides", {})
+        where = f"tasks.{task_name}.method_overrides"
+        _require(overrides, config["methods"], where, "methods")
+        for method_name in overrides:
+            method_for_task(config, method_name, task_name)
+
+
+def method_for_task(config: dict[str, Any], method: str, task: str) -> dict[str, Any]:
+    """A method's settings with the task's overrides applied, validated again as a method."""
+    merged = {**config["methods"][method], **config["tasks"][task].get("method_overrides", {})
+              .get(method, {})}
+    schema = _schema()["$defs"]["method"]
+    validator = _with_defaults(jsonschema.validators.validator_for(schema))(schema)
+    errors = list(validator.iter_errors(merged))
+    if errors:
+        where = f"tasks.{task}.method_overrides.{method}"
+        raise ConfigError(f"{where} (merged with methods.{method}): " + _message(errors[0]))
+    return merged
+
+
+def deep_merge(base: dict[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
+    """``overlay`` on top of ``base`` key by key (nested mappings merge, others replace)."""
+    merged = copy.deepcopy(base)
+    for key, value in overlay.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def load(*paths: str | os.PathLike) -> dict[str, Any]:
+    """Load YAML files (later ones overlay earlier ones, as Snakemake does) and validate."""
+    config: dict[str, Any] = {}
+    for path in paths:
+        try:
+            with open(path) as handle:
+                overlay = yaml.safe_load(handle) or {}
+        except (OSError, yaml.YAMLError) as err:
+            raise ConfigError(f"{path}: cannot read the config file ({err})") from err
+        config = deep_merge(config, overlay)
+    return validate(config, where=", ".join(str(p) for p in paths))
+
+
+def job_seed(config: Mapping[str, Any], *names: str) -> int:
+    """A stable 31-bit seed for one job, from the base seed and the job's names."""
+    text = "/".join([str(config["seed"]), *names])
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big") & 0x7FFFFFFF

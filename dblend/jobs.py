@@ -1,0 +1,194 @@
+"""One function per pipeline step, from input files to output files.
+
+These are what the CLI (and so every Snakemake rule) calls; each reads its inputs, runs the
+package code, and writes its outputs atomically with metadata saying what made them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from dblend import __version__
+from dblend.data.phantoms import HU_WINDOW, thorax_phantom
+from dblend.device import peak_memory_mb, resolve_device
+from dblend.errors import DataFileError
+from dblend.io import atomic_path, read_array, read_attrs, write_array
+from dblend.metrics import PLANES, plane_scores, total_variation
+from dblend.models.checkpoint import load_prior
+from dblend.models.prior import PriorSpec
+from dblend.physics.geometry import ParallelGeometry, parallel_geometry
+from dblend.physics.operator import ParallelBeamOperator
+from dblend.physics.simulate import simulate
+from dblend.recon.methods import DIFFUSION_METHODS, reconstruct
+from dblend.report.figures import planes_figure
+from dblend.report.html import write_report
+from dblend.report.tables import summary, summary_markdown
+from dblend.train import train_prior
+
+log = logging.getLogger(__name__)
+
+
+def make_phantom(size: int, slices: int, seed: int, out: Path) -> None:
+    """Write one embedded thorax phantom volume."""
+    volume = thorax_phantom(size=size, slices=slices, seed=seed)
+    write_array(
+        out,
+        volume,
+        {"source": "embedded thorax phantom", "seed": seed, "hu_window": list(HU_WINDOW),
+         "version": __version__},
+    )
+
+
+def _volume(path: Path) -> np.ndarray:
+    volume, _ = read_array(path)
+    if volume.ndim != 3:
+        raise DataFileError(f"{path}: expected a volume [Z, H, W], got shape {volume.shape}")
+    return volume
+
+
+def simulate_sinogram(volume_path: Path, task: dict[str, Any], seed: int, out: Path) -> None:
+    """Simulate the task's sinograms of a volume and record the geometry that made them."""
+    volume = _volume(volume_path)
+    if volume.shape[1] != volume.shape[2]:
+        raise DataFileError(f"{volume_path}: slices must be square, got {volume.shape[1:]}")
+    geometry = parallel_geometry(task, volume.shape[1])
+    operator = ParallelBeamOperator(geometry)
+    sinogram = simulate(torch.from_numpy(volume), operator, task["noise"], seed)
+    write_array(
+        out,
+        sinogram.numpy(),
+        {"geometry": geometry.to_dict(), "task": task, "seed": seed,
+         "volume": str(volume_path), "version": __version__},
+    )
+
+
+def train(
+    prior: dict[str, Any],
+    network: dict[str, Any],
+    train_paths: Sequence[Path],
+    validation_paths: Sequence[Path],
+    out: Path,
+    loss_csv: Path,
+    device_name: str,
+    seed: int,
+) -> None:
+    """Train a prior on the given volumes; write its checkpoint and loss curve."""
+    volumes = [torch.from_numpy(_volume(p)) for p in train_paths]
+    validation = [torch.from_numpy(_volume(p)) for p in validation_paths]
+    sizes = {tuple(v.shape[1:]) for v in volumes + validation}
+    if len(sizes) != 1 or len(next(iter(sizes))) != 2 or len(set(next(iter(sizes)))) != 1:
+        raise DataFileError(f"training volumes must share one square slice size, got {sizes}")
+    spec = PriorSpec.from_config(prior, network, image_size=next(iter(sizes))[0])
+    training = {**prior["training"], "seed": seed}
+    device = resolve_device(device_name)
+    result = train_prior(spec, training, volumes, validation, out, device)
+    with atomic_path(loss_csv) as tmp:
+        pd.DataFrame(result.history).to_csv(tmp, index=False)
+    log.info("trained %s in %.0f s", out, result.seconds)
+
+
+def reconstruct_volume(
+    method_name: str,
+    method: dict[str, Any],
+    sinogram_path: Path,
+    prior_path: Path | None,
+    prior: dict[str, Any] | None,
+    network: dict[str, Any] | None,
+    device_name: str,
+    seed: int,
+    out: Path,
+) -> None:
+    """Reconstruct one volume with one method and record time, work and memory."""
+    device = resolve_device(device_name)
+    sinogram, attrs = read_array(sinogram_path)
+    if "geometry" not in attrs:
+        raise DataFileError(f"{sinogram_path}: no geometry recorded; not a dblend sinogram")
+    geometry = ParallelGeometry.from_dict(attrs["geometry"])
+    operator = ParallelBeamOperator(geometry, device)
+    score_prior = None
+    if method["kind"] in DIFFUSION_METHODS:
+        if prior_path is None or prior is None or network is None:
+            raise DataFileError(f"method {method_name} needs a prior checkpoint")
+        spec = PriorSpec.from_config(prior, network, image_size=geometry.size)
+        score_prior = load_prior(prior_path, spec, device)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    started = time.perf_counter()
+    volume, stats = reconstruct(
+        method_name, method, torch.from_numpy(sinogram).to(device), operator, score_prior, seed,
+        device,
+    )
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    seconds = time.perf_counter() - started
+    write_array(
+        out,
+        volume.cpu().numpy(),
+        {"method": method_name, "settings": method, "sinogram": str(sinogram_path),
+         "prior": str(prior_path) if prior_path else None, "seed": seed, "seconds": seconds,
+         "nfe": stats.nfe, "patch_evaluations": stats.patch_evaluations,
+         "device": str(device), **peak_memory_mb(device), "version": __version__},
+    )
+    log.info("%s: %s in %.1f s, %d NFE", out, method_name, seconds, stats.nfe)
+
+
+def evaluate(truth_path: Path, recon_path: Path, labels: dict[str, str], out: Path) -> None:
+    """One metrics row per plane for one reconstruction."""
+    truth = _volume(truth_path)
+    estimate, attrs = read_array(recon_path)
+    scores = plane_scores(truth, estimate)
+    tv, tv_truth = total_variation(estimate), total_variation(truth)
+    rows = [
+        {**labels, "plane": plane, **scores[plane], "seconds": attrs["seconds"],
+         "nfe": attrs["nfe"], "tv": tv, "tv_truth": tv_truth}
+        for plane in PLANES
+    ]
+    with atomic_path(out) as tmp:
+        pd.DataFrame(rows).to_csv(tmp, index=False)
+
+
+def collect_metrics(paths: Sequence[Path], out: Path) -> pd.DataFrame:
+    """Concatenate per-reconstruction metric rows into the long-format table."""
+    table = pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
+    with atomic_path(out) as tmp:
+        table.to_csv(tmp, index=False)
+    return table
+
+
+def describe(path: Path) -> str:
+    """The metadata of a dblend file as indented JSON (for people inspecting results)."""
+    return json.dumps(read_attrs(path), indent=2)
+
+
+def tables(
+    metric_paths: Sequence[Path], method_order: Sequence[str], out_csv: Path,
+    out_summary: Path, out_markdown: Path,
+) -> None:
+    """The long-format metrics table, its per-plane summary, and the Markdown rendering."""
+    table = collect_metrics(metric_paths, out_csv)
+    summary_table = summary(table, method_order)
+    with atomic_path(out_summary) as tmp:
+        summary_table.to_csv(tmp, index=False)
+    with atomic_path(out_markdown) as tmp:
+        tmp.write_text("# PSNR / SSIM per plane (mean ± std over test volumes)\n\n"
+                       + summary_markdown(summary_table))
+
+
+def figure(truth_path: Path, recon_paths: dict[str, Path], title: str, out: Path) -> None:
+    """The three-plane comparison figure of one test volume."""
+    truth = _volume(truth_path)
+    planes_figure(truth, {name: _volume(p) for name, p in recon_paths.items()}, title, out)
+
+
+def report(summary_path: Path, figure_captions: dict[Path, str], out: Path) -> None:
+    """The self-contained HTML report of the run."""
+    write_report(pd.read_csv(summary_path), list(figure_captions.items()), out)

@@ -1,0 +1,1 @@
+"""Score networks, their noise schedule and checkpoints."""

@@ -1,0 +1,69 @@
+"""The one prior interface: epsilon(x_t, t, spacing) for a batch of k-slice patches.
+
+k = 3 with spacings {1, 3} is DiffusionBlend's position-aware 3D-patch prior: the slices of a
+patch are the channels of a 2D U-Net, and the spacing between them is a class label whose
+embedding is added to the timestep embedding. k = 1 is the 2D slice prior of the baselines.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from dblend.errors import ConfigError
+from dblend.models.networks import build_unet
+
+
+@dataclass(frozen=True)
+class PriorSpec:
+    """Everything that fixes a prior's architecture; a checkpoint must match it exactly."""
+
+    slices: int
+    spacings: tuple[int, ...]
+    image_size: int
+    network: dict[str, Any]
+
+    @classmethod
+    def from_config(cls, prior: dict[str, Any], network: dict[str, Any], image_size: int) -> PriorSpec:
+        spacings = tuple(int(s) for s in prior["spacings"])
+        if prior["slices"] == 1 and spacings != (1,):
+            raise ConfigError(f"priors: a 1-slice prior takes spacings [1], got {list(spacings)}")
+        return cls(int(prior["slices"]), spacings, int(image_size), dict(network))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PriorSpec:
+        return cls(data["slices"], tuple(data["spacings"]), data["image_size"], data["network"])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "spacings": list(self.spacings)}
+
+    @property
+    def labelled(self) -> bool:
+        """Whether the network is told the spacing (only when there is more than one)."""
+        return len(self.spacings) > 1
+
+
+class ScorePrior(nn.Module):
+    """epsilon_theta(x_t, t, spacing) on patches [B, k, H, W] in the network's [-1, 1] units."""
+
+    def __init__(self, spec: PriorSpec) -> None:
+        super().__init__()
+        self.spec = spec
+        classes = len(spec.spacings) if spec.labelled else None
+        self.unet = build_unet(spec.network, spec.image_size, spec.slices, classes)
+        self.register_buffer("_spacings", torch.tensor(spec.spacings), persistent=False)
+
+    def spacing_labels(self, spacing: torch.Tensor) -> torch.Tensor:
+        """Class indices of spacing values; refuses spacings the prior was not trained on."""
+        matches = spacing.view(-1, 1).to(self._spacings.device) == self._spacings.view(1, -1)
+        if not bool(matches.any(dim=1).all()):
+            unknown = sorted(set(spacing.tolist()) - set(self.spec.spacings))
+            raise ValueError(f"spacings {unknown} unknown to this prior ({list(self.spec.spacings)})")
+        return matches.float().argmax(dim=1)
+
+    def forward(self, x_t: torch.Tensor, t: torch.Tensor, spacing: torch.Tensor) -> torch.Tensor:
+        labels = self.spacing_labels(spacing) if self.spec.labelled else None
+        return self.unet(x_t, t, class_labels=labels).sample

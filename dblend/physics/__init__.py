@@ -1,0 +1,1 @@
+"""CT physics: acquisition geometries, projection operators, FBP/FDK and sinogram simulation."""

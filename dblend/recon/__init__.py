@@ -1,0 +1,1 @@
+"""Reconstruction: data consistency, volume partitions and the one diffusion sampler loop."""

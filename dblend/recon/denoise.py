@@ -1,0 +1,45 @@
+"""Epsilon for a whole volume from a patch prior: gather patches, run them in batches, blend.
+
+Every patch of a partition goes through the network in batches of ``batch_size`` (never one at a
+time); each slice's epsilon is the mean of the estimates its patches keep for it, which is one
+estimate for DiffusionBlend++ and the baselines and an average for DiffusionBlend's windows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from dblend.models.prior import ScorePrior
+from dblend.recon.partitions import Patch
+
+
+class VolumeDenoiser:
+    """Applies a prior to a volume x_t [Z, H, W] under a given partition; counts network inputs."""
+
+    def __init__(self, prior: ScorePrior, batch_size: int, autocast: bool) -> None:
+        self.prior = prior
+        self.batch_size = batch_size
+        self.autocast = autocast
+        self.patch_evaluations = 0
+
+    @torch.no_grad()
+    def epsilon(self, x_t: torch.Tensor, t: int, patches: Sequence[Patch]) -> torch.Tensor:
+        device = x_t.device
+        index = torch.tensor([p.slices for p in patches], device=device)
+        keep = torch.tensor([p.keep for p in patches], device=device, dtype=x_t.dtype)
+        spacing = torch.tensor([p.spacing for p in patches], device=device)
+        total = torch.zeros_like(x_t)
+        count = torch.zeros(x_t.shape[0], device=device, dtype=x_t.dtype)
+        for start in range(0, len(patches), self.batch_size):
+            chunk = slice(start, start + self.batch_size)
+            inputs = x_t[index[chunk]]
+            timesteps = torch.full((inputs.shape[0],), t, device=device, dtype=torch.long)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.autocast):
+                estimate = self.prior(inputs, timesteps, spacing[chunk]).float()
+            weights = keep[chunk]
+            total.index_add_(0, index[chunk].flatten(), (estimate * weights[..., None, None]).flatten(0, 1))
+            count.index_add_(0, index[chunk].flatten(), weights.flatten())
+            self.patch_evaluations += inputs.shape[0]
+        return total / count.view(-1, 1, 1)

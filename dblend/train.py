@@ -1,0 +1,226 @@
+"""One training loop for every prior: epsilon-prediction MSE on random k-slice patches.
+
+AdamW with a linear warm-up, gradient clipping, EMA weights (what the samplers use), bf16
+autocast on CUDA. The loop checkpoints the whole training state atomically at intervals and,
+when started again, resumes from it exactly: model, EMA, optimizer, schedule, step and random
+states, so a killed job ends with the same weights as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from diffusers.optimization import get_constant_schedule_with_warmup
+from diffusers.training_utils import EMAModel
+from tqdm import tqdm
+
+from dblend.models.checkpoint import read_checkpoint, save_checkpoint, spec_differences
+from dblend.models.prior import PriorSpec, ScorePrior
+from dblend.models.schedule import VPSchedule
+from dblend.patches import PatchSampler
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a finished run reports: its loss history and the last validation loss."""
+
+    history: list[dict[str, float]]
+    seconds: float
+
+
+def resume_path(checkpoint: str | os.PathLike) -> Path:
+    """Where the in-progress training state of ``checkpoint`` lives until training ends."""
+    path = Path(checkpoint)
+    return path.with_name(path.name + ".resume")
+
+
+class _Run:
+    """The mutable state of one training run, saved and restored as a whole."""
+
+    def __init__(self, spec: PriorSpec, training: dict[str, Any], device: torch.device) -> None:
+        self.spec, self.training, self.device = spec, training, device
+        self.model = ScorePrior(spec).to(device)
+        self.ema = EMAModel(self.model.parameters(), decay=training["ema_decay"])
+        self.optimizer = torch.optim.AdamW(
+            self.model.parameters(),
+            lr=training["learning_rate"],
+            weight_decay=training["weight_decay"],
+        )
+        self.lr_schedule = get_constant_schedule_with_warmup(
+            self.optimizer, num_warmup_steps=training["warmup_steps"]
+        )
+        self.generator = torch.Generator().manual_seed(training["seed"])
+        self.step = 0
+        self.history: list[dict[str, float]] = []
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "spec": self.spec.to_dict(),
+            "training": self.training,
+            "step": self.step,
+            "model": self.model.state_dict(),
+            "ema": self.ema.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "lr_schedule": self.lr_schedule.state_dict(),
+            "rng": {
+                "sampler": self.generator.get_state(),
+                "torch": torch.get_rng_state(),
+                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            },
+            "history": self.history,
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.ema.load_state_dict(state["ema"])
+        self.ema.to(self.device)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.lr_schedule.load_state_dict(state["lr_schedule"])
+        self.generator.set_state(state["rng"]["sampler"])
+        torch.set_rng_state(state["rng"]["torch"])
+        if state["rng"]["cuda"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+        self.step = int(state["step"])
+        self.history = list(state["history"])
+
+    def ema_weights(self) -> dict[str, torch.Tensor]:
+        self.ema.store(self.model.parameters())
+        self.ema.copy_to(self.model.parameters())
+        weights = {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
+        self.ema.restore(self.model.parameters())
+        return weights
+
+
+def _loss(
+    model: ScorePrior,
+    schedule: VPSchedule,
+    patches: torch.Tensor,
+    spacings: torch.Tensor,
+    generator: torch.Generator,
+    device: torch.device,
+) -> torch.Tensor:
+    """Epsilon-prediction MSE at uniformly drawn timesteps."""
+    t = torch.randint(schedule.timesteps, (patches.shape[0],), generator=generator)
+    noise = torch.randn(patches.shape, generator=generator)
+    x_t = schedule.add_noise(patches, noise, t)
+    autocast = device.type == "cuda"
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
+        predicted = model(x_t.to(device), t.to(device), spacings.to(device))
+    return F.mse_loss(predicted.float(), noise.to(device))
+
+
+def _validation_loss(run: _Run, schedule: VPSchedule, sampler: PatchSampler) -> float:
+    """Mean EMA-weight loss on a fixed set of held-out patches, timesteps and noises."""
+    generator = torch.Generator().manual_seed(run.training["seed"] + 1)
+    run.ema.store(run.model.parameters())
+    run.ema.copy_to(run.model.parameters())
+    run.model.eval()
+    losses = []
+    with torch.no_grad():
+        for _ in range(run.training["validation_batches"]):
+            patches, spacings = sampler.sample(run.training["batch_size"], generator)
+            losses.append(
+                float(_loss(run.model, schedule, patches, spacings, generator, run.device))
+            )
+    run.model.train()
+    run.ema.restore(run.model.parameters())
+    return sum(losses) / len(losses)
+
+
+def _resume_state(path: Path, run: _Run) -> dict[str, Any] | None:
+    """The saved state of an earlier attempt at this very run, if there is one."""
+    if not path.is_file():
+        return None
+    state = read_checkpoint(path)
+    expected = {"spec": run.spec.to_dict(), "training": run.training}
+    differences = spec_differences(expected, {k: state.get(k) for k in expected})
+    if differences:
+        log.warning("ignoring %s, made for another config: %s", path, "; ".join(differences))
+        return None
+    return state
+
+
+def train_prior(
+    spec: PriorSpec,
+    training: dict[str, Any],
+    train_volumes: Sequence[torch.Tensor],
+    validation_volumes: Sequence[torch.Tensor],
+    checkpoint: str | os.PathLike,
+    device: torch.device,
+) -> TrainResult:
+    """Train (or resume training) a prior and write its final checkpoint to ``checkpoint``."""
+    schedule = VPSchedule.linear()
+    sampler = PatchSampler(train_volumes, spec.slices, spec.spacings, training["crop"])
+    validation = (
+        PatchSampler(validation_volumes, spec.slices, spec.spacings, training["crop"])
+        if validation_volumes
+        else None
+    )
+    torch.manual_seed(training["seed"])
+    run = _Run(spec, training, device)
+    resume = resume_path(checkpoint)
+    state = _resume_state(resume, run)
+    if state is not None:
+        run.restore(state)
+        log.info("resuming %s at step %d", checkpoint, run.step)
+    started = time.perf_counter()
+    steps = training["steps"]
+    bar = tqdm(total=steps, initial=run.step, desc="train", unit="step", disable=None)
+    window: list[float] = []
+    window_start = time.perf_counter()
+    run.model.train()
+    while run.step < steps:
+        patches, spacings = sampler.sample(training["batch_size"], run.generator)
+        loss = _loss(run.model, schedule, patches, spacings, run.generator, device)
+        if not math.isfinite(float(loss)):
+            raise FloatingPointError(f"training loss became {float(loss)} at step {run.step}")
+        run.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(run.model.parameters(), training["grad_clip"])
+        run.optimizer.step()
+        run.lr_schedule.step()
+        run.ema.step(run.model.parameters())
+        run.step += 1
+        window.append(float(loss))
+        bar.update(1)
+        bar.set_postfix(loss=f"{float(loss):.4f}")
+        if run.step % training["log_every"] == 0 or run.step == steps:
+            rate = len(window) * training["batch_size"] / (time.perf_counter() - window_start)
+            entry = {"step": run.step, "loss": sum(window) / len(window)}
+            if validation and (run.step % training["validation_every"] == 0 or run.step == steps):
+                entry["validation_loss"] = _validation_loss(run, schedule, validation)
+            run.history.append(entry)
+            log.info(
+                "step %d/%d loss %.5f%s lr %.2e %.1f patches/s",
+                run.step,
+                steps,
+                entry["loss"],
+                f" val {entry['validation_loss']:.5f}" if "validation_loss" in entry else "",
+                run.lr_schedule.get_last_lr()[0],
+                rate,
+            )
+            window, window_start = [], time.perf_counter()
+        if run.step % training["checkpoint_every"] == 0 and run.step < steps:
+            save_checkpoint(resume, run.state())
+    bar.close()
+    final = {
+        "spec": spec.to_dict(),
+        "training": training,
+        "step": run.step,
+        "ema_weights": run.ema_weights(),
+        "history": run.history,
+    }
+    save_checkpoint(checkpoint, final)
+    resume.unlink(missing_ok=True)
+    return TrainResult(history=run.history, seconds=time.perf_counter() - started)

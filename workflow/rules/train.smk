@@ -1,0 +1,27 @@
+# Score priors, one per data set and prior entry; resumes from its last checkpoint if killed.
+
+
+rule train_prior:
+    input:
+        train=lambda w: volume_paths(w.dataset, "train"),
+        validation=lambda w: volume_paths(w.dataset, "validation"),
+    output:
+        checkpoint=PRIOR,
+        loss=PRIOR_LOSS,
+    params:
+        prior=lambda w: as_json(config["priors"][w.prior]),
+        network=lambda w: as_json(config["networks"][config["priors"][w.prior]["network"]]),
+        seed=lambda w: seed_of("train", w.dataset, w.prior),
+        device=config["device"],
+    threads: config["threads"]["train"]
+    log:
+        f"{LOGS}/train/{{dataset}}/{{prior}}.log",
+    benchmark:
+        f"{BENCHMARKS}/train/{{dataset}}/{{prior}}.tsv"
+    conda:
+        CONDA_ENV
+    shell:
+        "dblend --threads {threads} train --prior {params.prior:q} --network {params.network:q}"
+        " --volumes {input.train} --validation-volumes {input.validation}"
+        " --device {params.device} --seed {params.seed}"
+        " --out {output.checkpoint} --loss-csv {output.loss} > {log} 2>&1"
