@@ -183,8 +183,9 @@ def train_prior(
     while run.step < steps:
         patches, spacings = sampler.sample(training["batch_size"], run.generator)
         loss = _loss(run.model, schedule, patches, spacings, run.generator, device)
-        if not math.isfinite(float(loss)):
-            raise FloatingPointError(f"training loss became {float(loss)} at step {run.step}")
+        value = loss.item()
+        if not math.isfinite(value):
+            raise FloatingPointError(f"training loss became {value} at step {run.step}")
         run.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(run.model.parameters(), training["grad_clip"])
@@ -192,9 +193,9 @@ def train_prior(
         run.lr_schedule.step()
         run.ema.step(run.model.parameters())
         run.step += 1
-        window.append(float(loss))
+        window.append(value)
         bar.update(1)
-        bar.set_postfix(loss=f"{float(loss):.4f}")
+        bar.set_postfix(loss=f"{value:.4f}")
         if run.step % training["log_every"] == 0 or run.step == steps:
             rate = len(window) * training["batch_size"] / (time.perf_counter() - window_start)
             entry = {"step": run.step, "loss": sum(window) / len(window)}

@@ -1,0 +1,54 @@
+"""Shared fixtures: tiny volumes, operators and priors, all real (ASTRA, diffusers, torch)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from dblend.models.prior import PriorSpec, ScorePrior
+from dblend.physics.geometry import parallel_geometry
+from dblend.physics.operator import ParallelBeamOperator
+
+TINY_NETWORK = {
+    "channels": [8, 16],
+    "attention": [False, True],
+    "layers_per_block": 1,
+    "norm_groups": 4,
+    "attention_head_dim": 8,
+    "dropout": 0.0,
+    "scale_shift": True,
+}
+
+
+def smooth_volume(depth: int, size: int) -> torch.Tensor:
+    """A volume in [0, 1] with soft ellipses whose centres drift along z."""
+    z, y, x = np.meshgrid(
+        np.linspace(-1, 1, depth), np.linspace(-1, 1, size), np.linspace(-1, 1, size),
+        indexing="ij",
+    )
+    body = 1.0 / (1.0 + np.exp(((x / 0.8) ** 2 + (y / 0.6) ** 2 - 1.0) * 12))
+    blob = np.exp(-(((x - 0.3 * z) / 0.2) ** 2 + ((y + 0.1) / 0.25) ** 2))
+    return torch.from_numpy((0.5 * body + 0.4 * blob).astype(np.float32))
+
+
+@pytest.fixture(scope="session")
+def tiny_volume() -> torch.Tensor:
+    return smooth_volume(13, 32)
+
+
+@pytest.fixture(scope="session")
+def sv8_operator() -> ParallelBeamOperator:
+    return ParallelBeamOperator(parallel_geometry({"kind": "sparse_view", "views": 8}, 32))
+
+
+@pytest.fixture(scope="session")
+def patch_prior() -> ScorePrior:
+    torch.manual_seed(0)
+    return ScorePrior(PriorSpec(3, (1, 3), 32, TINY_NETWORK)).eval()
+
+
+@pytest.fixture(scope="session")
+def slice_prior() -> ScorePrior:
+    torch.manual_seed(0)
+    return ScorePrior(PriorSpec(1, (1,), 32, TINY_NETWORK)).eval()

@@ -1,0 +1,76 @@
+"""The config schema: defaults, unknown keys, wrong types and broken references, named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from dblend.config import deep_merge, load, method_for_task, validate
+from dblend.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def config() -> dict:
+    return yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "tiny.yaml"])
+def test_shipped_configs_are_valid(name):
+    paths = [ROOT / "config" / "config.yaml"]
+    if name != "config.yaml":
+        paths.append(ROOT / "config" / name)
+    config = load(*paths)
+    assert config["methods"]["dds"]["cg_iters"] == 5
+
+
+def test_defaults_are_filled(config):
+    validate(config)
+    assert config["tasks"]["sv8"]["noise"] == {"model": "none"}
+    assert config["tasks"]["sv8"]["detector_bins"] is None
+    assert config["methods"]["diffusionblend_pp"]["adjacent_shift"] is True
+    assert config["priors"]["patch"]["training"]["grad_clip"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda c: c["tasks"]["sv8"].update(view=3), r"tasks\.sv8.*'view' was unexpected"),
+        (lambda c: c["methods"]["dds"].update(steps="many"), r"methods\.dds\.steps: 'many'"),
+        (lambda c: c.update(sed=1), r"'sed' was unexpected"),
+        (lambda c: c["priors"]["patch"].update(network="huge"), r"priors\.patch\.network: 'huge'"),
+        (lambda c: c["run"].update(methods=["nope"]), r"run\.methods: 'nope' is not defined"),
+        (lambda c: c["datasets"]["demo"].pop("size"), r"datasets\.demo: 'size' is a required"),
+        (
+            lambda c: c["tasks"]["la90"]["method_overrides"]["dds"].update(jump=1),
+            r"tasks\.la90\.method_overrides\.dds.*'jump' was unexpected",
+        ),
+    ],
+)
+def test_bad_configs_are_refused_naming_the_key(config, change, message):
+    change(config)
+    with pytest.raises(ConfigError, match=message):
+        validate(config)
+
+
+def test_task_overrides_apply_to_their_method_only(config):
+    validate(config)
+    assert method_for_task(config, "dds", "la90")["lam"] != config["methods"]["dds"]["lam"]
+    assert method_for_task(config, "dds", "sv8") == config["methods"]["dds"]
+
+
+def test_overlays_merge_nested_keys():
+    base = {"a": {"b": 1, "c": 2}, "d": [1]}
+    merged = deep_merge(base, {"a": {"b": 5}, "d": [2]})
+    assert merged == {"a": {"b": 5, "c": 2}, "d": [2]}
+    assert base == {"a": {"b": 1, "c": 2}, "d": [1]}
+
+
+def test_unreadable_config_file_is_named(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("a: [unclosed")
+    with pytest.raises(ConfigError, match="bad.yaml: cannot read"):
+        load(bad)

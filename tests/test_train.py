@@ -1,0 +1,92 @@
+"""Training: loss goes down, patches stay inside volumes, checkpoints are safe and exact."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from conftest import TINY_NETWORK, smooth_volume
+
+from dblend.errors import DataFileError
+from dblend.models.checkpoint import load_prior, read_checkpoint
+from dblend.models.prior import PriorSpec, ScorePrior
+from dblend.models.schedule import VPSchedule
+from dblend.patches import PatchSampler
+from dblend.train import _loss, resume_path, train_prior
+
+TRAINING = {
+    "steps": 40, "batch_size": 8, "learning_rate": 2e-3, "warmup_steps": 5, "weight_decay": 0.0,
+    "ema_decay": 0.9, "grad_clip": 1.0, "crop": None, "log_every": 10, "checkpoint_every": 10,
+    "validation_every": 20, "validation_batches": 2, "seed": 0,
+}
+SPEC = PriorSpec(3, (1, 3), 32, TINY_NETWORK)
+
+
+@pytest.fixture(scope="module")
+def volumes() -> list[torch.Tensor]:
+    return [smooth_volume(13, 32), smooth_volume(11, 32).flip(0)]
+
+
+def test_patches_never_cross_a_volume_end():
+    volume = torch.arange(7, dtype=torch.float32).view(7, 1, 1).expand(7, 4, 4) / 6
+    sampler = PatchSampler([volume], slices=3, spacings=[1, 3])
+    generator = torch.Generator().manual_seed(0)
+    patches, spacings = sampler.sample(400, generator)
+    slice_index = ((patches[:, :, 0, 0] + 1) / 2 * 6).round()
+    steps = slice_index[:, 1:] - slice_index[:, :-1]
+    assert torch.equal(steps, spacings.view(-1, 1).float().expand_as(steps))
+    assert set(spacings.tolist()) == {1, 3}
+    assert slice_index.max() <= 6 and slice_index.min() >= 0
+
+
+def test_patch_sampler_refuses_volumes_too_thin():
+    with pytest.raises(DataFileError, match="deep enough"):
+        PatchSampler([torch.zeros(4, 8, 8)], slices=3, spacings=[3])
+
+
+def test_training_lowers_the_loss(volumes, tmp_path):
+    schedule = VPSchedule.linear()
+    sampler = PatchSampler(volumes, 3, (1, 3))
+
+    def fixed_loss(model: ScorePrior) -> float:
+        generator = torch.Generator().manual_seed(123)
+        patches, spacings = sampler.sample(32, generator)
+        with torch.no_grad():
+            return float(_loss(model, schedule, patches, spacings, generator, torch.device("cpu")))
+
+    torch.manual_seed(0)
+    before = fixed_loss(ScorePrior(SPEC))
+    result = train_prior(SPEC, TRAINING, volumes, volumes[:1], tmp_path / "p.pt", torch.device("cpu"))
+    after = fixed_loss(load_prior(tmp_path / "p.pt", SPEC, torch.device("cpu")))
+    assert after < 0.7 * before
+    assert [h["step"] for h in result.history] == [10, 20, 30, 40]
+    assert "validation_loss" in result.history[1]
+    assert not resume_path(tmp_path / "p.pt").exists(), "resume state removed when done"
+
+
+def test_checkpoint_of_another_config_is_refused_naming_the_difference(volumes, tmp_path):
+    path = tmp_path / "p.pt"
+    train_prior(SPEC, {**TRAINING, "steps": 2}, volumes, [], path, torch.device("cpu"))
+    network = copy.deepcopy(TINY_NETWORK)
+    network["channels"] = [8, 32]
+    other = PriorSpec(3, (1, 3), 32, network)
+    with pytest.raises(DataFileError, match=r"network\.channels: checkpoint has \[8, 16\]"):
+        load_prior(path, other, torch.device("cpu"))
+    with pytest.raises(DataFileError, match="spacings"):
+        load_prior(path, PriorSpec(3, (1, 2), 32, TINY_NETWORK), torch.device("cpu"))
+
+
+def test_truncated_or_foreign_checkpoints_are_refused(volumes, tmp_path):
+    path = tmp_path / "p.pt"
+    train_prior(SPEC, {**TRAINING, "steps": 1}, volumes, [], path, torch.device("cpu"))
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(DataFileError, match="truncated.pt: not a readable dblend checkpoint"):
+        read_checkpoint(truncated)
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"weights": torch.zeros(2)}, foreign)
+    with pytest.raises(DataFileError, match="expected a dblend-prior/1 checkpoint"):
+        read_checkpoint(foreign)
+    with pytest.raises(DataFileError, match="not found"):
+        read_checkpoint(tmp_path / "missing.pt")
