@@ -110,13 +110,26 @@ def _run(args: argparse.Namespace) -> None:
         jobs.simulate_sinogram(args.volume, args.task, args.seed, args.out)
     elif args.command == "train":
         jobs.train(
-            args.prior, args.network, args.volumes, args.validation_volumes, args.out,
-            args.loss_csv, args.device, args.seed,
+            args.prior,
+            args.network,
+            args.volumes,
+            args.validation_volumes,
+            args.out,
+            args.loss_csv,
+            args.device,
+            args.seed,
         )
     elif args.command == "reconstruct":
         jobs.reconstruct_volume(
-            args.method_name, args.method, args.sinogram, args.prior_checkpoint, args.prior,
-            args.network, args.device, args.seed, args.out,
+            args.method_name,
+            args.method,
+            args.sinogram,
+            args.prior_checkpoint,
+            args.prior,
+            args.network,
+            args.device,
+            args.seed,
+            args.out,
         )
     elif args.command == "evaluate":
         jobs.evaluate(args.truth, args.recon, args.labels, args.out)

@@ -108,8 +108,10 @@ def _check_references(config: dict[str, Any]) -> None:
 
 def method_for_task(config: dict[str, Any], method: str, task: str) -> dict[str, Any]:
     """A method's settings with the task's overrides applied, validated again as a method."""
-    merged = {**config["methods"][method], **config["tasks"][task].get("method_overrides", {})
-              .get(method, {})}
+    merged = {
+        **config["methods"][method],
+        **config["tasks"][task].get("method_overrides", {}).get(method, {}),
+    }
     schema = _schema()["$defs"]["method"]
     validator = _with_defaults(jsonschema.validators.validator_for(schema))(schema)
     errors = list(validator.iter_errors(merged))

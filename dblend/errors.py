@@ -10,7 +10,7 @@ class ConfigError(DblendError):
 
 
 class DataFileError(DblendError):
-    """An input file (volume, sinogram, DICOM series, checkpoint) is missing, corrupt or unexpected."""
+    """An input file (volume, sinogram, DICOM series, checkpoint) is missing, corrupt or wrong."""
 
 
 class DeviceError(DblendError):

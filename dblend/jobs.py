@@ -43,8 +43,12 @@ def make_phantom(size: int, slices: int, seed: int, out: Path) -> None:
     write_array(
         out,
         volume,
-        {"source": "embedded thorax phantom", "seed": seed, "hu_window": list(HU_WINDOW),
-         "version": __version__},
+        {
+            "source": "embedded thorax phantom",
+            "seed": seed,
+            "hu_window": list(HU_WINDOW),
+            "version": __version__,
+        },
     )
 
 
@@ -66,8 +70,13 @@ def simulate_sinogram(volume_path: Path, task: dict[str, Any], seed: int, out: P
     write_array(
         out,
         sinogram.numpy(),
-        {"geometry": geometry.to_dict(), "task": task, "seed": seed,
-         "volume": str(volume_path), "version": __version__},
+        {
+            "geometry": geometry.to_dict(),
+            "task": task,
+            "seed": seed,
+            "volume": str(volume_path),
+            "version": __version__,
+        },
     )
 
 
@@ -124,7 +133,12 @@ def reconstruct_volume(
         torch.cuda.reset_peak_memory_stats(device)
     started = time.perf_counter()
     volume, stats = reconstruct(
-        method_name, method, torch.from_numpy(sinogram).to(device), operator, score_prior, seed,
+        method_name,
+        method,
+        torch.from_numpy(sinogram).to(device),
+        operator,
+        score_prior,
+        seed,
         device,
     )
     if device.type == "cuda":
@@ -133,10 +147,19 @@ def reconstruct_volume(
     write_array(
         out,
         volume.cpu().numpy(),
-        {"method": method_name, "settings": method, "sinogram": str(sinogram_path),
-         "prior": str(prior_path) if prior_path else None, "seed": seed, "seconds": seconds,
-         "nfe": stats.nfe, "patch_evaluations": stats.patch_evaluations,
-         "device": str(device), **peak_memory_mb(device), "version": __version__},
+        {
+            "method": method_name,
+            "settings": method,
+            "sinogram": str(sinogram_path),
+            "prior": str(prior_path) if prior_path else None,
+            "seed": seed,
+            "seconds": seconds,
+            "nfe": stats.nfe,
+            "patch_evaluations": stats.patch_evaluations,
+            "device": str(device),
+            **peak_memory_mb(device),
+            "version": __version__,
+        },
     )
     log.info("%s: %s in %.1f s, %d NFE", out, method_name, seconds, stats.nfe)
 
@@ -147,9 +170,17 @@ def evaluate(truth_path: Path, recon_path: Path, labels: dict[str, str], out: Pa
     estimate, attrs = read_array(recon_path)
     scores = plane_scores(truth, estimate)
     tv, tv_truth = total_variation(estimate), total_variation(truth)
+    ordered = {key: labels[key] for key in ("dataset", "task", "method", "volume")}
     rows = [
-        {**labels, "plane": plane, **scores[plane], "seconds": attrs["seconds"],
-         "nfe": attrs["nfe"], "tv": tv, "tv_truth": tv_truth}
+        {
+            **ordered,
+            "plane": plane,
+            **scores[plane],
+            "seconds": attrs["seconds"],
+            "nfe": attrs["nfe"],
+            "tv": tv,
+            "tv_truth": tv_truth,
+        }
         for plane in PLANES
     ]
     with atomic_path(out) as tmp:
@@ -170,8 +201,11 @@ def describe(path: Path) -> str:
 
 
 def tables(
-    metric_paths: Sequence[Path], method_order: Sequence[str], out_csv: Path,
-    out_summary: Path, out_markdown: Path,
+    metric_paths: Sequence[Path],
+    method_order: Sequence[str],
+    out_csv: Path,
+    out_summary: Path,
+    out_markdown: Path,
 ) -> None:
     """The long-format metrics table, its per-plane summary, and the Markdown rendering."""
     table = collect_metrics(metric_paths, out_csv)
@@ -179,8 +213,10 @@ def tables(
     with atomic_path(out_summary) as tmp:
         summary_table.to_csv(tmp, index=False)
     with atomic_path(out_markdown) as tmp:
-        tmp.write_text("# PSNR / SSIM per plane (mean ± std over test volumes)\n\n"
-                       + summary_markdown(summary_table))
+        tmp.write_text(
+            "# PSNR / SSIM per plane (mean ± std over test volumes)\n\n"
+            + summary_markdown(summary_table)
+        )
 
 
 def figure(truth_path: Path, recon_paths: dict[str, Path], title: str, out: Path) -> None:

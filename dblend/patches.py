@@ -16,7 +16,7 @@ from dblend.errors import DataFileError
 
 
 class PatchSampler:
-    """Draws batches of patches [B, k, H, W] in [-1, 1] with their spacings from volumes in [0, 1]."""
+    """Draws patch batches [B, k, H, W] in [-1, 1] and their spacings from volumes in [0, 1]."""
 
     def __init__(
         self,

@@ -24,7 +24,9 @@ TINY_NETWORK = {
 def smooth_volume(depth: int, size: int) -> torch.Tensor:
     """A volume in [0, 1] with soft ellipses whose centres drift along z."""
     z, y, x = np.meshgrid(
-        np.linspace(-1, 1, depth), np.linspace(-1, 1, size), np.linspace(-1, 1, size),
+        np.linspace(-1, 1, depth),
+        np.linspace(-1, 1, size),
+        np.linspace(-1, 1, size),
         indexing="ij",
     )
     body = 1.0 / (1.0 + np.exp(((x / 0.8) ** 2 + (y / 0.6) ** 2 - 1.0) * 12))

@@ -72,5 +72,5 @@ def test_overlays_merge_nested_keys():
 def test_unreadable_config_file_is_named(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("a: [unclosed")
-    with pytest.raises(ConfigError, match="bad.yaml: cannot read"):
+    with pytest.raises(ConfigError, match=r"bad\.yaml: cannot read"):
         load(bad)

@@ -26,9 +26,9 @@ def test_failed_write_leaves_nothing(tmp_path):
 
 
 def test_missing_and_corrupt_files_are_named(tmp_path):
-    with pytest.raises(DataFileError, match="missing.h5: file not found"):
+    with pytest.raises(DataFileError, match=r"missing\.h5: file not found"):
         read_array(tmp_path / "missing.h5")
     corrupt = tmp_path / "corrupt.h5"
     corrupt.write_bytes(b"not hdf5")
-    with pytest.raises(DataFileError, match="corrupt.h5: not a readable HDF5 file"):
+    with pytest.raises(DataFileError, match=r"corrupt\.h5: not a readable HDF5 file"):
         read_array(corrupt)

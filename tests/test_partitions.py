@@ -21,7 +21,7 @@ def test_adjacent_tiling_covers_each_slice_once(depth, offset):
     for patch in patches:
         assert patch.spacing == 1
         assert list(patch.slices) == list(range(patch.slices[0], patch.slices[0] + 3))
-        assert 0 <= patch.slices[0] and patch.slices[-1] < depth
+        assert patch.slices[0] >= 0 and patch.slices[-1] < depth
 
 
 @pytest.mark.parametrize("depth", [3, 5, 8, 9, 10, 13, 17, 18, 26, 40, 261])

@@ -20,8 +20,14 @@ METHODS = {
     ),
     "diffusionblend": ({"kind": "diffusionblend", "window_stride": 1, **COMMON, **TV}, "patch"),
     "diffusionblend_pp": (
-        {"kind": "diffusionblend_pp", "jump_every": 2, "jump_spacing": 3,
-         "adjacent_shift": True, **COMMON, **TV},
+        {
+            "kind": "diffusionblend_pp",
+            "jump_every": 2,
+            "jump_spacing": 3,
+            "adjacent_shift": True,
+            **COMMON,
+            **TV,
+        },
         "patch",
     ),
 }
@@ -33,7 +39,10 @@ def test_method_reconstructs_tiny_volume(name, sv8_operator, tiny_volume, reques
     method, prior_name = METHODS[name]
     prior = request.getfixturevalue(f"{prior_name}_prior") if prior_name else None
     sinogram = sv8_operator.forward(tiny_volume)
-    run = lambda seed: reconstruct(name, method, sinogram, sv8_operator, prior, seed, torch.device("cpu"))  # noqa: E731
+
+    def run(seed: int):
+        return reconstruct(name, method, sinogram, sv8_operator, prior, seed, torch.device("cpu"))
+
     volume, stats = run(0)
     assert volume.shape == tiny_volume.shape
     assert torch.isfinite(volume).all()
@@ -56,6 +65,11 @@ def test_diffusion_method_refuses_a_prior_of_the_wrong_kind(sv8_operator, tiny_v
     method, _ = METHODS["diffusionblend_pp"]
     with pytest.raises(ConfigError, match="multi-slice prior"):
         reconstruct(
-            "diffusionblend_pp", method, sv8_operator.forward(tiny_volume), sv8_operator,
-            slice_prior, 0, torch.device("cpu"),
+            "diffusionblend_pp",
+            method,
+            sv8_operator.forward(tiny_volume),
+            sv8_operator,
+            slice_prior,
+            0,
+            torch.device("cpu"),
         )

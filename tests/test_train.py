@@ -16,9 +16,19 @@ from dblend.patches import PatchSampler
 from dblend.train import _loss, resume_path, train_prior
 
 TRAINING = {
-    "steps": 40, "batch_size": 8, "learning_rate": 2e-3, "warmup_steps": 5, "weight_decay": 0.0,
-    "ema_decay": 0.9, "grad_clip": 1.0, "crop": None, "log_every": 10, "checkpoint_every": 10,
-    "validation_every": 20, "validation_batches": 2, "seed": 0,
+    "steps": 40,
+    "batch_size": 8,
+    "learning_rate": 2e-3,
+    "warmup_steps": 5,
+    "weight_decay": 0.0,
+    "ema_decay": 0.9,
+    "grad_clip": 1.0,
+    "crop": None,
+    "log_every": 10,
+    "checkpoint_every": 10,
+    "validation_every": 20,
+    "validation_batches": 2,
+    "seed": 0,
 }
 SPEC = PriorSpec(3, (1, 3), 32, TINY_NETWORK)
 
@@ -41,7 +51,7 @@ def test_patches_never_cross_a_volume_end():
 
 
 def test_patch_sampler_refuses_volumes_too_thin():
-    with pytest.raises(DataFileError, match="deep enough"):
+    with pytest.raises(DataFileError, match=r"deep enough"):
         PatchSampler([torch.zeros(4, 8, 8)], slices=3, spacings=[3])
 
 
@@ -57,7 +67,9 @@ def test_training_lowers_the_loss(volumes, tmp_path):
 
     torch.manual_seed(0)
     before = fixed_loss(ScorePrior(SPEC))
-    result = train_prior(SPEC, TRAINING, volumes, volumes[:1], tmp_path / "p.pt", torch.device("cpu"))
+    result = train_prior(
+        SPEC, TRAINING, volumes, volumes[:1], tmp_path / "p.pt", torch.device("cpu")
+    )
     after = fixed_loss(load_prior(tmp_path / "p.pt", SPEC, torch.device("cpu")))
     assert after < 0.7 * before
     assert [h["step"] for h in result.history] == [10, 20, 30, 40]
@@ -73,7 +85,7 @@ def test_checkpoint_of_another_config_is_refused_naming_the_difference(volumes, 
     other = PriorSpec(3, (1, 3), 32, network)
     with pytest.raises(DataFileError, match=r"network\.channels: checkpoint has \[8, 16\]"):
         load_prior(path, other, torch.device("cpu"))
-    with pytest.raises(DataFileError, match="spacings"):
+    with pytest.raises(DataFileError, match=r"spacings"):
         load_prior(path, PriorSpec(3, (1, 2), 32, TINY_NETWORK), torch.device("cpu"))
 
 
@@ -82,11 +94,11 @@ def test_truncated_or_foreign_checkpoints_are_refused(volumes, tmp_path):
     train_prior(SPEC, {**TRAINING, "steps": 1}, volumes, [], path, torch.device("cpu"))
     truncated = tmp_path / "truncated.pt"
     truncated.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
-    with pytest.raises(DataFileError, match="truncated.pt: not a readable dblend checkpoint"):
+    with pytest.raises(DataFileError, match=r"truncated\.pt: not a readable dblend checkpoint"):
         read_checkpoint(truncated)
     foreign = tmp_path / "foreign.pt"
     torch.save({"weights": torch.zeros(2)}, foreign)
-    with pytest.raises(DataFileError, match="expected a dblend-prior/1 checkpoint"):
+    with pytest.raises(DataFileError, match=r"expected a dblend-prior/1 checkpoint"):
         read_checkpoint(foreign)
-    with pytest.raises(DataFileError, match="not found"):
+    with pytest.raises(DataFileError, match=r"not found"):
         read_checkpoint(tmp_path / "missing.pt")

@@ -40,7 +40,9 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     return state
 
 
-def spec_differences(expected: dict[str, Any], found: dict[str, Any], prefix: str = "") -> list[str]:
+def spec_differences(
+    expected: dict[str, Any], found: dict[str, Any], prefix: str = ""
+) -> list[str]:
     """Human-readable 'key: found X, expected Y' lines for every differing (nested) key."""
     lines = []
     for key in sorted(set(expected) | set(found)):
@@ -58,7 +60,8 @@ def check_spec(path: str | os.PathLike, state: dict[str, Any], spec: PriorSpec) 
     differences = spec_differences(spec.to_dict(), state["spec"])
     if differences:
         raise DataFileError(
-            f"{path}: checkpoint was trained for another prior config:\n  " + "\n  ".join(differences)
+            f"{path}: checkpoint was trained for another prior config:\n  "
+            + "\n  ".join(differences)
         )
 
 

@@ -27,7 +27,9 @@ class PriorSpec:
     network: dict[str, Any]
 
     @classmethod
-    def from_config(cls, prior: dict[str, Any], network: dict[str, Any], image_size: int) -> PriorSpec:
+    def from_config(
+        cls, prior: dict[str, Any], network: dict[str, Any], image_size: int
+    ) -> PriorSpec:
         spacings = tuple(int(s) for s in prior["spacings"])
         if prior["slices"] == 1 and spacings != (1,):
             raise ConfigError(f"priors: a 1-slice prior takes spacings [1], got {list(spacings)}")
@@ -61,7 +63,9 @@ class ScorePrior(nn.Module):
         matches = spacing.view(-1, 1).to(self._spacings.device) == self._spacings.view(1, -1)
         if not bool(matches.any(dim=1).all()):
             unknown = sorted(set(spacing.tolist()) - set(self.spec.spacings))
-            raise ValueError(f"spacings {unknown} unknown to this prior ({list(self.spec.spacings)})")
+            raise ValueError(
+                f"spacings {unknown} unknown to this prior ({list(self.spec.spacings)})"
+            )
         return matches.float().argmax(dim=1)
 
     def forward(self, x_t: torch.Tensor, t: torch.Tensor, spacing: torch.Tensor) -> torch.Tensor:

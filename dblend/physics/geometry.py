@@ -59,7 +59,8 @@ def task_angles(task: dict[str, Any]) -> tuple[np.ndarray, float]:
         arc, step = float(task["arc"]), float(task["step"])
         if not 0 < step <= arc <= 180:
             raise ConfigError(
-                f"tasks: limited_angle needs 0 < step <= arc <= 180 degrees, got arc={arc}, step={step}"
+                "tasks: limited_angle needs 0 < step <= arc <= 180 degrees, "
+                f"got arc={arc}, step={step}"
             )
         degrees = np.arange(0.0, arc - 1e-9, step)
         return np.deg2rad(degrees), math.radians(step)

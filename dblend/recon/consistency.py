@@ -16,7 +16,9 @@ from dblend.physics.operator import ParallelBeamOperator
 Linear = Callable[[torch.Tensor], torch.Tensor]
 
 
-def conjugate_gradient(apply: Linear, rhs: torch.Tensor, x: torch.Tensor, iters: int) -> torch.Tensor:
+def conjugate_gradient(
+    apply: Linear, rhs: torch.Tensor, x: torch.Tensor, iters: int
+) -> torch.Tensor:
     """``iters`` CG iterations for the SPD system apply(x) = rhs, started at ``x``."""
     residual = rhs - apply(x)
     direction = residual.clone()

@@ -39,7 +39,9 @@ class VolumeDenoiser:
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.autocast):
                 estimate = self.prior(inputs, timesteps, spacing[chunk]).float()
             weights = keep[chunk]
-            total.index_add_(0, index[chunk].flatten(), (estimate * weights[..., None, None]).flatten(0, 1))
+            total.index_add_(
+                0, index[chunk].flatten(), (estimate * weights[..., None, None]).flatten(0, 1)
+            )
             count.index_add_(0, index[chunk].flatten(), weights.flatten())
             self.patch_evaluations += inputs.shape[0]
         return total / count.view(-1, 1, 1)

@@ -26,7 +26,12 @@ from dblend.recon.partitions import (
     single_slices,
     sliding_windows,
 )
-from dblend.recon.sampler import Partitioner, SamplerStats, ddim_with_consistency, predictor_corrector
+from dblend.recon.sampler import (
+    Partitioner,
+    SamplerStats,
+    ddim_with_consistency,
+    predictor_corrector,
+)
 
 SLICE_PRIOR_METHODS = ("dds", "dds2d", "diffusionmbir")
 PATCH_PRIOR_METHODS = ("diffusionblend", "diffusionblend_pp")

@@ -32,9 +32,7 @@ def _check_depth(depth: int, slices: int) -> None:
         raise ValueError(f"a volume of {depth} slices is thinner than a {slices}-slice patch")
 
 
-def assign_once(
-    depth: int, candidates: Iterable[tuple[tuple[int, ...], int]]
-) -> list[Patch]:
+def assign_once(depth: int, candidates: Iterable[tuple[tuple[int, ...], int]]) -> list[Patch]:
     """Give each of ``depth`` slices to the first candidate (slices, spacing) that holds it."""
     taken = [False] * depth
     patches = []

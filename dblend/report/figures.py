@@ -8,11 +8,11 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from dblend.io import atomic_path  # noqa: E402
-from dblend.metrics import PLANES, plane_slices, psnr  # noqa: E402
+from dblend.io import atomic_path
+from dblend.metrics import PLANES, plane_slices, psnr
 
 
 def middle_slice(volume: np.ndarray, plane: str) -> np.ndarray:

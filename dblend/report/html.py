@@ -34,8 +34,11 @@ def write_report(
     title: str = "dblend results",
 ) -> None:
     """Write ``out``: the paper-layout tables, then each (figure, caption)."""
-    parts = [f"<h1>{html.escape(title)}</h1>", f"<p>dblend {__version__}. PSNR (dB) and SSIM, "
-             "mean ± std over test volumes, per viewing plane; data range 1.</p>"]
+    parts = [
+        f"<h1>{html.escape(title)}</h1>",
+        f"<p>dblend {__version__}. PSNR (dB) and SSIM, "
+        "mean ± std over test volumes, per viewing plane; data range 1.</p>",
+    ]
     for (dataset, task), frame in paper_layout(summary_table).items():
         parts.append(f"<h2>{html.escape(dataset)} / {html.escape(task)}</h2>")
         parts.append(frame.to_html(border=0))

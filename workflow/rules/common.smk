@@ -67,9 +67,47 @@ def run_targets(pattern, **fixed):
     """``pattern`` for every run dataset x task x method x test volume (minus fixed keys)."""
     run = config["run"]
     return [
-        pattern.format(dataset=dataset, task=task, method=method, volume=volume, **fixed)
+        pattern.format(
+            dataset=dataset, task=task, method=method, volume=volume, **fixed
+        )
         for dataset in run["datasets"]
         for task in run["tasks"]
         for method in run["methods"]
+        for volume in volumes(dataset, "test")
+    ]
+
+
+def reconstruct_inputs(wildcards):
+    inputs = {"sinogram": SINOGRAM.format(**wildcards)}
+    prior = method_prior(wildcards.method)
+    if prior:
+        inputs["prior"] = PRIOR.format(dataset=wildcards.dataset, prior=prior)
+    return inputs
+
+
+def prior_arguments(wildcards, input):
+    """The CLI words naming the prior checkpoint and its expected config, if the method has one."""
+    prior = method_prior(wildcards.method)
+    if not prior:
+        return ""
+    entry = config["priors"][prior]
+    network = config["networks"][entry["network"]]
+    words = ["--prior-checkpoint", input.prior, "--prior", as_json(entry)]
+    return shlex.join(words + ["--network", as_json(network)])
+
+
+def figure_recons(wildcards):
+    return {
+        method: RECON.format(method=method, **wildcards)
+        for method in config["run"]["methods"]
+    }
+
+
+def run_figures():
+    run = config["run"]
+    return [
+        FIGURE.format(dataset=dataset, task=task, volume=volume)
+        for dataset in run["datasets"]
+        for task in run["tasks"]
         for volume in volumes(dataset, "test")
     ]

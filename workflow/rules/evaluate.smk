@@ -12,14 +12,14 @@ rule evaluate:
         recon=RECON,
     output:
         METRICS,
-    params:
-        labels=lambda w: as_json(dict(w)),
     log:
         f"{LOGS}/evaluate/{{dataset}}/{{task}}/{{method}}/{{volume}}.log",
     benchmark:
         f"{BENCHMARKS}/evaluate/{{dataset}}/{{task}}/{{method}}/{{volume}}.tsv"
     conda:
         CONDA_ENV
+    params:
+        labels=lambda w: as_json(dict(w)),
     shell:
         "dblend evaluate --truth {input.truth} --recon {input.recon} --labels {params.labels:q}"
         " --out {output} > {log} 2>&1"
@@ -32,14 +32,14 @@ rule tables:
         table=TABLES,
         summary=SUMMARY,
         markdown=SUMMARY_MD,
-    params:
-        order=config["run"]["methods"],
     log:
         f"{LOGS}/tables.log",
     benchmark:
         f"{BENCHMARKS}/tables.tsv"
     conda:
         CONDA_ENV
+    params:
+        order=config["run"]["methods"],
     shell:
         "dblend tables --metrics {input} --method-order {params.order}"
         " --out-csv {output.table} --out-summary {output.summary}"

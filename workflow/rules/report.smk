@@ -6,38 +6,21 @@ localrules:
     report,
 
 
-def figure_recons(wildcards):
-    return {
-        method: RECON.format(method=method, **wildcards)
-        for method in config["run"]["methods"]
-    }
-
-
-def run_figures():
-    run = config["run"]
-    return [
-        FIGURE.format(dataset=dataset, task=task, volume=volume)
-        for dataset in run["datasets"]
-        for task in run["tasks"]
-        for volume in volumes(dataset, "test")
-    ]
-
-
 rule figure:
     input:
         truth=VOLUME,
         recons=lambda w: list(figure_recons(w).values()),
     output:
         FIGURE,
-    params:
-        recons=lambda w: shlex.join(f"{m}={p}" for m, p in figure_recons(w).items()),
-        title=lambda w: f"{w.dataset} / {w.task} / {w.volume}",
     log:
         f"{LOGS}/figure/{{dataset}}/{{task}}/{{volume}}.log",
     benchmark:
         f"{BENCHMARKS}/figure/{{dataset}}/{{task}}/{{volume}}.tsv"
     conda:
         CONDA_ENV
+    params:
+        recons=lambda w: shlex.join(f"{m}={p}" for m, p in figure_recons(w).items()),
+        title=lambda w: f"{w.dataset} / {w.task} / {w.volume}",
     shell:
         "dblend figure --truth {input.truth} --recon {params.recons} --title {params.title:q}"
         " --out {output} > {log} 2>&1"
@@ -49,18 +32,18 @@ rule report:
         figures=run_figures(),
     output:
         REPORT,
-    params:
-        figures=lambda w, input: shlex.join(
-            f"{path}=Middle axial, coronal and sagittal slices of {path}, every method "
-            "beside the ground truth, with each slice's PSNR."
-            for path in input.figures
-        ),
     log:
         f"{LOGS}/report.log",
     benchmark:
         f"{BENCHMARKS}/report.tsv"
     conda:
         CONDA_ENV
+    params:
+        figures=lambda w, input: shlex.join(
+            f"{path}=Middle axial, coronal and sagittal slices of {path}, every method "
+            "beside the ground truth, with each slice's PSNR."
+            for path in input.figures
+        ),
     shell:
         "dblend report --summary {input.summary} --figure {params.figures} --out {output}"
         " > {log} 2>&1"

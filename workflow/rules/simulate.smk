@@ -6,15 +6,15 @@ rule simulate:
         VOLUME,
     output:
         SINOGRAM,
-    params:
-        task=lambda w: as_json(config["tasks"][w.task]),
-        seed=lambda w: seed_of("simulate", w.dataset, w.task, w.volume),
     log:
         f"{LOGS}/simulate/{{dataset}}/{{task}}/{{volume}}.log",
     benchmark:
         f"{BENCHMARKS}/simulate/{{dataset}}/{{task}}/{{volume}}.tsv"
     conda:
         CONDA_ENV
+    params:
+        task=lambda w: as_json(config["tasks"][w.task]),
+        seed=lambda w: seed_of("simulate", w.dataset, w.task, w.volume),
     shell:
         "dblend simulate --volume {input} --task {params.task:q} --seed {params.seed}"
         " --out {output} > {log} 2>&1"

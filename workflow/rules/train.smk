@@ -8,18 +8,20 @@ rule train_prior:
     output:
         checkpoint=PRIOR,
         loss=PRIOR_LOSS,
-    params:
-        prior=lambda w: as_json(config["priors"][w.prior]),
-        network=lambda w: as_json(config["networks"][config["priors"][w.prior]["network"]]),
-        seed=lambda w: seed_of("train", w.dataset, w.prior),
-        device=config["device"],
-    threads: config["threads"]["train"]
     log:
         f"{LOGS}/train/{{dataset}}/{{prior}}.log",
     benchmark:
         f"{BENCHMARKS}/train/{{dataset}}/{{prior}}.tsv"
     conda:
         CONDA_ENV
+    threads: config["threads"]["train"]
+    params:
+        prior=lambda w: as_json(config["priors"][w.prior]),
+        network=lambda w: as_json(
+            config["networks"][config["priors"][w.prior]["network"]]
+        ),
+        seed=lambda w: seed_of("train", w.dataset, w.prior),
+        device=config["device"],
     shell:
         "dblend --threads {threads} train --prior {params.prior:q} --network {params.network:q}"
         " --volumes {input.train} --validation-volumes {input.validation}"

@@ -1,0 +1,1 @@
+"""Data sets: embedded phantoms, downloads of real CT and their preprocessing."""
