@@ -51,6 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("--volume", type=Path, required=True)
     simulate.add_argument("--task", type=_json, required=True, help="the task's config (JSON)")
     simulate.add_argument("--seed", type=int, required=True)
+    simulate.add_argument("--device", default="auto")
     simulate.add_argument("--out", type=Path, required=True)
 
     train = commands.add_parser("train", help="train (or resume training) a score prior")
@@ -107,7 +108,7 @@ def _run(args: argparse.Namespace) -> None:
     if args.command == "phantom":
         jobs.make_phantom(args.size, args.slices, args.seed, args.out)
     elif args.command == "simulate":
-        jobs.simulate_sinogram(args.volume, args.task, args.seed, args.out)
+        jobs.simulate_sinogram(args.volume, args.task, args.seed, args.device, args.out)
     elif args.command == "train":
         jobs.train(
             args.prior,

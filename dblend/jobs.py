@@ -25,8 +25,8 @@ from dblend.io import atomic_path, read_array, read_attrs, write_array
 from dblend.metrics import PLANES, plane_scores, total_variation
 from dblend.models.checkpoint import load_prior
 from dblend.models.prior import PriorSpec
-from dblend.physics.geometry import ParallelGeometry, parallel_geometry
-from dblend.physics.operator import ParallelBeamOperator
+from dblend.physics import make_operator
+from dblend.physics.geometry import geometry_from_dict, task_geometry
 from dblend.physics.simulate import simulate
 from dblend.recon.methods import DIFFUSION_METHODS, reconstruct
 from dblend.report.figures import planes_figure
@@ -59,17 +59,20 @@ def _volume(path: Path) -> np.ndarray:
     return volume
 
 
-def simulate_sinogram(volume_path: Path, task: dict[str, Any], seed: int, out: Path) -> None:
-    """Simulate the task's sinograms of a volume and record the geometry that made them."""
+def simulate_sinogram(
+    volume_path: Path, task: dict[str, Any], seed: int, device_name: str, out: Path
+) -> None:
+    """Simulate the task's projections of a volume and record the geometry that made them."""
     volume = _volume(volume_path)
     if volume.shape[1] != volume.shape[2]:
         raise DataFileError(f"{volume_path}: slices must be square, got {volume.shape[1:]}")
-    geometry = parallel_geometry(task, volume.shape[1])
-    operator = ParallelBeamOperator(geometry)
-    sinogram = simulate(torch.from_numpy(volume), operator, task["noise"], seed)
+    device = resolve_device(device_name)
+    geometry = task_geometry(task, volume.shape)
+    operator = make_operator(geometry, device)
+    sinogram = simulate(torch.from_numpy(volume).to(device), operator, task["noise"], seed)
     write_array(
         out,
-        sinogram.numpy(),
+        sinogram.cpu().numpy(),
         {
             "geometry": geometry.to_dict(),
             "task": task,
@@ -121,8 +124,8 @@ def reconstruct_volume(
     sinogram, attrs = read_array(sinogram_path)
     if "geometry" not in attrs:
         raise DataFileError(f"{sinogram_path}: no geometry recorded; not a dblend sinogram")
-    geometry = ParallelGeometry.from_dict(attrs["geometry"])
-    operator = ParallelBeamOperator(geometry, device)
+    geometry = geometry_from_dict(attrs["geometry"])
+    operator = make_operator(geometry, device)
     score_prior = None
     if method["kind"] in DIFFUSION_METHODS:
         if prior_path is None or prior is None or network is None:

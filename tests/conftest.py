@@ -8,7 +8,7 @@ import torch
 
 from dblend.models.prior import PriorSpec, ScorePrior
 from dblend.physics.geometry import parallel_geometry
-from dblend.physics.operator import ParallelBeamOperator
+from dblend.physics.parallel import ParallelBeamOperator
 
 TINY_NETWORK = {
     "channels": [8, 16],

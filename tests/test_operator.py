@@ -11,8 +11,8 @@ import torch
 from conftest import smooth_volume
 
 from dblend.metrics import psnr
-from dblend.physics.geometry import ParallelGeometry, parallel_geometry, task_angles
-from dblend.physics.operator import ParallelBeamOperator, astra_geometries
+from dblend.physics.geometry import geometry_from_dict, parallel_geometry, task_angles
+from dblend.physics.parallel import ParallelBeamOperator, astra_geometries
 from dblend.physics.simulate import simulate
 
 
@@ -62,7 +62,7 @@ def test_limited_angle_covers_its_arc_at_its_step():
 def test_detector_defaults_to_sqrt2_n_and_geometry_round_trips():
     geometry = parallel_geometry({"kind": "sparse_view", "views": 4}, 256)
     assert geometry.detector_bins == 363
-    assert ParallelGeometry.from_dict(geometry.to_dict()) == geometry
+    assert geometry_from_dict(geometry.to_dict()) == geometry
 
 
 def test_operator_norm_matches_largest_singular_value(sv8_operator):

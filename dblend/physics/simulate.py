@@ -12,11 +12,11 @@ from typing import Any
 
 import torch
 
-from dblend.physics.operator import ParallelBeamOperator
+from dblend.physics.base import Operator
 
 
-def line_integrals(volume: torch.Tensor, operator: ParallelBeamOperator) -> torch.Tensor:
-    """Noise-free sinograms [Z, views, bins] of a volume [Z, N, N]."""
+def line_integrals(volume: torch.Tensor, operator: Operator) -> torch.Tensor:
+    """Noise-free projections of a volume [Z, N, N] (layout set by the operator)."""
     return operator.forward(volume)
 
 
@@ -30,7 +30,7 @@ def add_poisson_noise(
 
 
 def simulate(
-    volume: torch.Tensor, operator: ParallelBeamOperator, noise: dict[str, Any], seed: int
+    volume: torch.Tensor, operator: Operator, noise: dict[str, Any], seed: int
 ) -> torch.Tensor:
     """Sinograms of ``volume`` under the task's noise model (``model``: none or poisson)."""
     sinogram = line_integrals(volume, operator)

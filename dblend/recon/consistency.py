@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import torch
 
-from dblend.physics.operator import ParallelBeamOperator
+from dblend.physics.base import Operator
 
 Linear = Callable[[torch.Tensor], torch.Tensor]
 
@@ -61,7 +61,7 @@ class AdmmTvZ:
 
     def __init__(
         self,
-        operator: ParallelBeamOperator,
+        operator: Operator,
         sinogram: torch.Tensor,
         rho: float,
         lam: float,

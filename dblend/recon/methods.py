@@ -17,7 +17,7 @@ import torch
 from dblend.errors import ConfigError
 from dblend.models.prior import ScorePrior
 from dblend.models.schedule import VPSchedule
-from dblend.physics.operator import ParallelBeamOperator
+from dblend.physics.base import Operator
 from dblend.recon.consistency import AdmmTvZ
 from dblend.recon.denoise import VolumeDenoiser
 from dblend.recon.partitions import (
@@ -76,19 +76,18 @@ def reconstruct(
     method_name: str,
     method: dict[str, Any],
     sinogram: torch.Tensor,
-    operator: ParallelBeamOperator,
+    operator: Operator,
     prior: ScorePrior | None,
     seed: int,
     device: torch.device,
 ) -> tuple[torch.Tensor, SamplerStats]:
-    """Reconstruct a volume [Z, N, N] in intensity units from sinograms [Z, views, bins]."""
+    """Reconstruct a volume [Z, N, N] in intensity units from the task's projections."""
     if method["kind"] == "fbp":
         return operator.fbp(sinogram, method["filter"]), SamplerStats()
     if prior is None:
         raise ConfigError(f"methods.{method_name}: {method['kind']} needs a prior")
     check_prior(method_name, method, prior)
-    depth = sinogram.shape[0]
-    shape = (depth, *operator.image_shape)
+    shape = operator.volume_shape(sinogram)
     rho = 0.0 if method["kind"] == "dds2d" else method["rho"]
     lam = 0.0 if method["kind"] == "dds2d" else method["lam"]
     consistency = AdmmTvZ(operator, sinogram, rho, lam, method["cg_iters"])

@@ -15,6 +15,7 @@ rule simulate:
     params:
         task=lambda w: as_json(config["tasks"][w.task]),
         seed=lambda w: seed_of("simulate", w.dataset, w.task, w.volume),
+        device=config["device"],
     shell:
         "dblend simulate --volume {input} --task {params.task:q} --seed {params.seed}"
-        " --out {output} > {log} 2>&1"
+        " --device {params.device} --out {output} > {log} 2>&1"

@@ -7,7 +7,6 @@ the adjoint is exact, which the conjugate-gradient data-consistency step relies 
 
 from __future__ import annotations
 
-import math
 import warnings
 
 import astra
@@ -15,6 +14,7 @@ import numpy as np
 import scipy.sparse
 import torch
 
+from dblend.physics.base import spectral_norm
 from dblend.physics.fbp import filter_sinogram
 from dblend.physics.geometry import ParallelGeometry
 
@@ -84,15 +84,15 @@ class ParallelBeamOperator:
         """Filtered backprojection: each view stands for ``angle_step`` radians of the arc."""
         return self.adjoint(filter_sinogram(y, window)) * self.geometry.angle_step
 
+    def volume_shape(self, data: torch.Tensor) -> tuple[int, int, int]:
+        """One slice per sinogram."""
+        return (data.shape[0], *self.image_shape)
+
     @property
     def norm(self) -> float:
-        """Spectral norm ||A||_2 by power iteration, to normalise data-consistency weights."""
+        """Spectral norm ||A||_2 of one slice, to normalise data-consistency weights."""
         if self._norm is None:
-            x = torch.ones(self.image_shape, device=self.device)
-            for _ in range(50):
-                x = self.adjoint(self.forward(x))
-                x = x / torch.linalg.vector_norm(x)
-            self._norm = math.sqrt(float(torch.linalg.vector_norm(self.adjoint(self.forward(x)))))
+            self._norm = spectral_norm(self, self.image_shape)
         return self._norm
 
     @staticmethod
