@@ -1,0 +1,97 @@
+"""Cone beam on a CPU machine: its geometry is checked against ASTRA's own conversion, and
+asking for it without CUDA is refused before ASTRA's 3D code (which would kill the process)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+
+import astra
+import numpy as np
+import pytest
+import torch
+
+from dblend.errors import DeviceError
+from dblend.io import write_array
+from dblend.physics import make_operator
+from dblend.physics.geometry import cone_geometry, geometry_from_dict, task_geometry
+
+TASK = {
+    "kind": "cone_beam", "views": 16, "arc": 360, "source_origin": 120.0,
+    "origin_detector": 80.0, "voxel_height": 1.5, "detector_rows": None, "detector_cols": None,
+    "detector_spacing": None, "noise": {"model": "none"}, "method_overrides": {},
+}  # fmt: skip
+
+
+def detector_hit(vectors: np.ndarray, point: np.ndarray) -> np.ndarray:
+    """(u, v) detector pixel coordinates (0 at the centre) of rays from each source to ``point``."""
+    source, centre, u, v = vectors[:, 0:3], vectors[:, 3:6], vectors[:, 6:9], vectors[:, 9:12]
+    normal = np.cross(u, v)
+    direction = point - source
+    t = np.sum((centre - source) * normal, axis=1) / np.sum(direction * normal, axis=1)
+    offset = source + t[:, None] * direction - centre
+    return np.stack(
+        [np.sum(offset * u, 1) / np.sum(u * u, 1), np.sum(offset * v, 1) / np.sum(v * v, 1)], 1
+    )
+
+
+def test_vectors_match_astra_circular_cone():
+    geometry = cone_geometry(TASK, slices=20, size=64)
+    legacy = astra.create_proj_geom(
+        "cone", geometry.detector_spacing, geometry.detector_spacing, geometry.detector_rows,
+        geometry.detector_cols, np.asarray(geometry.angles), geometry.source_origin,
+        geometry.origin_detector,
+    )  # fmt: skip
+    np.testing.assert_allclose(
+        geometry.vectors(), astra.geom_2vec(legacy)["Vectors"], rtol=1e-6, atol=1e-9
+    )
+
+
+def test_default_detector_sees_every_corner_of_the_volume():
+    geometry = cone_geometry(TASK, slices=20, size=64)
+    assert geometry.detector_spacing == pytest.approx(200.0 / 120.0)
+    half, height = 32.0, 20 * 1.5 / 2
+    for corner in np.array(np.meshgrid([-half, half], [-half, half], [-height, height])).T.reshape(
+        -1, 3
+    ):
+        hit = detector_hit(geometry.vectors(), corner)
+        assert np.all(np.abs(hit[:, 0]) <= geometry.detector_cols / 2)
+        assert np.all(np.abs(hit[:, 1]) <= geometry.detector_rows / 2)
+
+
+def test_scan_coverage_and_round_trip():
+    full = cone_geometry(TASK, slices=8, size=32)
+    short = cone_geometry({**TASK, "arc": 200}, slices=8, size=32)
+    assert full.full_scan and not short.full_scan
+    assert math.degrees(short.angles[-1]) == pytest.approx(200 - 200 / 16)
+    assert geometry_from_dict(full.to_dict()) == full
+    assert task_geometry(TASK, (8, 32, 32)) == full
+
+
+def test_source_inside_the_volume_is_refused():
+    with pytest.raises(Exception, match="source_origin 30.0 must exceed"):
+        cone_geometry({**TASK, "source_origin": 30.0}, slices=8, size=64)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on CPU machines")
+def test_cone_operator_refuses_without_cuda():
+    with pytest.raises(DeviceError, match="cone-beam tasks need ASTRA's CUDA projectors"):
+        make_operator(cone_geometry(TASK, slices=8, size=32), torch.device("cpu"))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on CPU machines")
+def test_cone_simulation_from_the_cli_fails_cleanly_without_cuda(tmp_path):
+    volume = tmp_path / "v.h5"
+    write_array(volume, np.zeros((8, 32, 32)), {})
+    out = tmp_path / "sino.h5"
+    command = [
+        sys.executable, "-m", "dblend.cli", "simulate", "--volume", str(volume), "--task",
+        json.dumps(TASK), "--seed", "0", "--device", "auto", "--out", str(out),
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, env=os.environ.copy())
+    assert result.returncode == 2, result.stderr
+    assert "cone-beam tasks need ASTRA's CUDA projectors" in result.stderr
+    assert not out.exists() and list(tmp_path.iterdir()) == [volume]
