@@ -1,0 +1,108 @@
+"""Synthetic CT DICOM series written with pydicom, for the DICOM and download tests.
+
+The files are real DICOM (preamble, file meta, CT Image Storage, signed 16-bit pixels), so the
+tests exercise pydicom exactly as it reads scanner or TCIA files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+
+AXIAL = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
+
+
+def slice_hu(index: int, rows: int, cols: int) -> np.ndarray:
+    """A slice whose values say which slice it is (100 * index) plus an in-plane ramp."""
+    y, x = np.mgrid[:rows, :cols]
+    return (-1000.0 + 100.0 * index + 4.0 * y + 2.0 * x).astype(np.float64)
+
+
+def write_ct_file(
+    path: Path,
+    hu: np.ndarray,
+    *,
+    position: Sequence[float],
+    orientation: Sequence[float] = AXIAL,
+    spacing: Sequence[float] = (0.7, 0.7),
+    series_uid: str,
+    patient_id: str = "P001",
+    instance: int = 1,
+    slope: float = 1.0,
+    intercept: float = -1024.0,
+) -> None:
+    """Write one CT slice storing ``hu`` through RescaleSlope/Intercept."""
+    stored = np.round((hu - intercept) / slope).astype(np.int16)
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = CTImageStorage
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID = CTImageStorage
+    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds.Modality = "CT"
+    ds.PatientID = patient_id
+    ds.SeriesInstanceUID = series_uid
+    ds.SeriesDescription = "synthetic"
+    ds.InstanceNumber = instance
+    ds.ImagePositionPatient = [float(v) for v in position]
+    ds.ImageOrientationPatient = [float(v) for v in orientation]
+    ds.PixelSpacing = [float(v) for v in spacing]
+    ds.Rows, ds.Columns = stored.shape
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.BitsAllocated = 16
+    ds.BitsStored = 16
+    ds.HighBit = 15
+    ds.PixelRepresentation = 1
+    ds.RescaleSlope = slope
+    ds.RescaleIntercept = intercept
+    ds.PixelData = stored.tobytes()
+    ds.save_as(path, enforce_file_format=True)
+
+
+def write_series(
+    folder: Path,
+    count: int,
+    *,
+    rows: int = 8,
+    cols: int = 8,
+    orientation: Sequence[float] = AXIAL,
+    step: float = 2.5,
+    origin: Sequence[float] = (-5.0, -5.0, -100.0),
+    slope: float = 1.0,
+    intercept: float = -1024.0,
+    series_uid: str | None = None,
+    patient_id: str = "P001",
+    names: Sequence[str] | None = None,
+) -> list[Path]:
+    """Write ``count`` slices, slice k at ``origin + k * step * normal``, holding slice_hu(k).
+
+    Returns the paths in slice order (k = 0, 1, ...); ``names`` sets the file names in that
+    order, so a test can make file names disagree with the geometry.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    series_uid = series_uid or generate_uid()
+    normal = np.cross(orientation[:3], orientation[3:])
+    names = names or [f"{k:03d}.dcm" for k in range(count)]
+    paths = []
+    for k in range(count):
+        path = folder / names[k]
+        write_ct_file(
+            path,
+            slice_hu(k, rows, cols),
+            position=np.asarray(origin) + k * step * normal,
+            orientation=orientation,
+            series_uid=series_uid,
+            patient_id=patient_id,
+            instance=count - k,
+            slope=slope,
+            intercept=intercept,
+        )
+        paths.append(path)
+    return paths
