@@ -47,6 +47,20 @@ def _parser() -> argparse.ArgumentParser:
     phantom.add_argument("--seed", type=int, required=True)
     phantom.add_argument("--out", type=Path, required=True)
 
+    fetch = commands.add_parser("download", help="fetch one pinned series from TCIA, verified")
+    fetch.add_argument("--uid", required=True, help="SeriesInstanceUID")
+    fetch.add_argument("--root", type=Path, required=True, help="series land in ROOT/UID/")
+    fetch.add_argument("--images", type=int, default=None, help="expected image count")
+
+    prep = commands.add_parser("preprocess", help="DICOM series of one patient -> volume")
+    prep.add_argument("--series-dir", type=Path, help="the series folder")
+    prep.add_argument("--local-dir", type=Path, help="or a local copy to find it in")
+    prep.add_argument("--manifest", type=Path, help="only series of this .tcia manifest")
+    prep.add_argument("--match", help="text picking the series in the local copy")
+    prep.add_argument("--patient", required=True, help="PatientID the files must carry")
+    prep.add_argument("--settings", type=_json, required=True, help="preprocess config (JSON)")
+    prep.add_argument("--out", type=Path, required=True)
+
     simulate = commands.add_parser("simulate", help="simulate a task's sinograms of a volume")
     simulate.add_argument("--volume", type=Path, required=True)
     simulate.add_argument("--task", type=_json, required=True, help="the task's config (JSON)")
@@ -81,12 +95,14 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--labels", type=_json, required=True, help="dataset/task/method/volume")
     evaluate.add_argument("--out", type=Path, required=True)
 
-    tables = commands.add_parser("tables", help="collect metrics into tables")
+    tables = commands.add_parser("experiment-tables", help="an experiment's tables")
     tables.add_argument("--metrics", type=Path, nargs="+", required=True)
-    tables.add_argument("--method-order", nargs="+", default=[])
-    tables.add_argument("--out-csv", type=Path, required=True)
-    tables.add_argument("--out-summary", type=Path, required=True)
-    tables.add_argument("--out-markdown", type=Path, required=True)
+    tables.add_argument("--labels", type=_json, required=True, help="method -> label, in order")
+    tables.add_argument("--out-dir", type=Path, required=True)
+
+    combined = commands.add_parser("combined-tables", help="reported experiments in one table")
+    combined.add_argument("--experiment-dirs", type=Path, nargs="+", required=True)
+    combined.add_argument("--out-dir", type=Path, required=True)
 
     figure = commands.add_parser("figure", help="three-plane figure of one test volume")
     figure.add_argument("--truth", type=Path, required=True)
@@ -94,9 +110,20 @@ def _parser() -> argparse.ArgumentParser:
     figure.add_argument("--title", required=True)
     figure.add_argument("--out", type=Path, required=True)
 
+    runtime = commands.add_parser("runtime-figure", help="seconds and NFE per method")
+    runtime.add_argument("--runtime-csv", type=Path, required=True)
+    runtime.add_argument("--title", required=True)
+    runtime.add_argument("--out", type=Path, required=True)
+
+    sweep = commands.add_parser("sweep-figure", help="PSNR against a swept setting")
+    sweep.add_argument("--summary-csv", type=Path, required=True)
+    sweep.add_argument("--points", type=_json, required=True, help="the sweep's points (JSON)")
+    sweep.add_argument("--key", required=True)
+    sweep.add_argument("--title", required=True)
+    sweep.add_argument("--out", type=Path, required=True)
+
     report = commands.add_parser("report", help="the self-contained HTML report")
-    report.add_argument("--summary", type=Path, required=True)
-    report.add_argument("--figure", nargs="*", default=[], metavar="PATH=CAPTION")
+    report.add_argument("--experiment", nargs="+", required=True, metavar="DIR=TITLE")
     report.add_argument("--out", type=Path, required=True)
 
     describe = commands.add_parser("describe", help="print the metadata of a dblend file")
@@ -107,6 +134,18 @@ def _parser() -> argparse.ArgumentParser:
 def _run(args: argparse.Namespace) -> None:
     if args.command == "phantom":
         jobs.make_phantom(args.size, args.slices, args.seed, args.out)
+    elif args.command == "download":
+        jobs.download(args.uid, args.root, args.images)
+    elif args.command == "preprocess":
+        jobs.preprocess(
+            args.series_dir,
+            args.local_dir,
+            args.manifest,
+            args.match,
+            args.patient,
+            args.settings,
+            args.out,
+        )
     elif args.command == "simulate":
         jobs.simulate_sinogram(args.volume, args.task, args.seed, args.device, args.out)
     elif args.command == "train":
@@ -134,16 +173,22 @@ def _run(args: argparse.Namespace) -> None:
         )
     elif args.command == "evaluate":
         jobs.evaluate(args.truth, args.recon, args.labels, args.out)
-    elif args.command == "tables":
-        jobs.tables(
-            args.metrics, args.method_order, args.out_csv, args.out_summary, args.out_markdown
-        )
+    elif args.command == "experiment-tables":
+        jobs.experiment_tables(args.metrics, args.labels, args.out_dir)
+    elif args.command == "combined-tables":
+        jobs.combined_tables(args.experiment_dirs, args.out_dir)
     elif args.command == "figure":
         recons = {name: Path(path) for name, path in _pairs(args.recon, "--recon").items()}
         jobs.figure(args.truth, recons, args.title, args.out)
+    elif args.command == "runtime-figure":
+        jobs.runtime_plot(args.runtime_csv, args.title, args.out)
+    elif args.command == "sweep-figure":
+        jobs.sweep_plot(args.summary_csv, args.points, args.key, args.title, args.out)
     elif args.command == "report":
-        captions = {Path(path): text for path, text in _pairs(args.figure, "--figure").items()}
-        jobs.report(args.summary, captions, args.out)
+        titles = {
+            Path(path): text for path, text in _pairs(args.experiment, "--experiment").items()
+        }
+        jobs.report(titles, args.out)
     elif args.command == "describe":
         print(jobs.describe(args.path))
 

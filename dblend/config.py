@@ -18,6 +18,7 @@ import jsonschema
 import yaml
 
 from dblend.errors import ConfigError
+from dblend.experiments import expand_sweeps
 
 SCHEMA_PATH = resources.files("dblend") / "schemas" / "config.schema.yaml"
 
@@ -76,6 +77,10 @@ def validate(config: dict[str, Any], where: str = "config") -> dict[str, Any]:
     if errors:
         raise ConfigError(f"{where}: " + "\n".join(_message(e) for e in errors[:5]))
     _check_references(config)
+    before = set(config["methods"])
+    expand_sweeps(config)
+    for name in sorted(set(config["methods"]) - before):
+        _check_method(config["methods"][name], f"swept method {name}")
     return config
 
 
@@ -94,10 +99,12 @@ def _check_references(config: dict[str, Any]) -> None:
     for name, method in config["methods"].items():
         if "prior" in method:
             _require([method["prior"]], config["priors"], f"methods.{name}.prior", "priors")
-    run = config["run"]
-    _require(run["datasets"], config["datasets"], "run.datasets", "datasets")
-    _require(run["tasks"], config["tasks"], "run.tasks", "tasks")
-    _require(run["methods"], config["methods"], "run.methods", "methods")
+    for name, experiment in config["experiments"].items():
+        where = f"experiments.{name}"
+        _require(experiment["datasets"], config["datasets"], f"{where}.datasets", "datasets")
+        _require(experiment["tasks"], config["tasks"], f"{where}.tasks", "tasks")
+        _require(experiment["methods"], config["methods"], f"{where}.methods", "methods")
+    _require(config["run"], config["experiments"], "run", "experiments")
     for task_name, task in config["tasks"].items():
         overrides = task.get("method_overrides", {})
         where = f"tasks.{task_name}.method_overrides"
@@ -106,18 +113,20 @@ def _check_references(config: dict[str, Any]) -> None:
             method_for_task(config, method_name, task_name)
 
 
-def method_for_task(config: dict[str, Any], method: str, task: str) -> dict[str, Any]:
-    """A method's settings with the task's overrides applied, validated again as a method."""
-    merged = {
-        **config["methods"][method],
-        **config["tasks"][task].get("method_overrides", {}).get(method, {}),
-    }
+def _check_method(settings: dict[str, Any], where: str) -> None:
     schema = _schema()["$defs"]["method"]
     validator = _with_defaults(jsonschema.validators.validator_for(schema))(schema)
-    errors = list(validator.iter_errors(merged))
+    errors = list(validator.iter_errors(settings))
     if errors:
-        where = f"tasks.{task}.method_overrides.{method}"
-        raise ConfigError(f"{where} (merged with methods.{method}): " + _message(errors[0]))
+        raise ConfigError(f"{where}: " + _message(errors[0]))
+
+
+def method_for_task(config: dict[str, Any], method: str, task: str) -> dict[str, Any]:
+    """A method's settings with the task's overrides applied, validated again as a method."""
+    overrides = config["tasks"][task].get("method_overrides", {}).get(method, {})
+    merged = {**config["methods"][method], **overrides}
+    where = f"tasks.{task}.method_overrides.{method} (merged with methods.{method})"
+    _check_method(merged, where)
     return merged
 
 

@@ -1,22 +1,47 @@
 """Which volumes a data set has and how they split, derived from config alone.
 
 Snakemake needs every volume name when it plans the jobs, so names never come from looking
-at files: embedded phantoms are numbered, real data sets list their patients in config.
+at data: embedded phantoms are numbered, pinned TCIA collections list their patients in the
+pins file, and a local DICOM copy lists them in config. Splits are by patient.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+
+from dblend.data.splits import parse_split
+from dblend.data.tcia import PinnedCollection, load_pins
 
 SPLITS = ("train", "validation", "test")
 
 
-def volume_names(dataset: dict[str, Any]) -> dict[str, list[str]]:
+def resolve(path: str, base: Path) -> Path:
+    """A config path: absolute as given, relative ones against ``base`` (the repository)."""
+    candidate = Path(path).expanduser()
+    return candidate if candidate.is_absolute() else base / candidate
+
+
+def pins(dataset: dict[str, Any], base: Path) -> PinnedCollection:
+    return load_pins(resolve(dataset["pins"], base))
+
+
+def volume_names(dataset: dict[str, Any], base: Path, name: str = "") -> dict[str, list[str]]:
     """{"train": [...], "validation": [...], "test": [...]} volume names of a data set."""
-    if dataset["source"] == "embedded":
+    source = dataset["source"]
+    if source == "embedded":
         names = [f"phantom{i:03d}" for i in range(dataset["train"] + dataset["test"])]
         train, test = names[: dataset["train"]], names[dataset["train"] :]
         held_out = min(dataset["validation"], len(train) - 1)
         split = len(train) - held_out
         return {"train": train[:split], "validation": train[split:], "test": test}
-    raise ValueError(f"unknown data set source {dataset['source']!r}")
+    if source == "tcia":
+        chosen = pins(dataset, base).split
+    else:
+        chosen = parse_split(dataset["patients"], f"config key datasets.{name}.patients")
+    return {side: list(getattr(chosen, side)) for side in SPLITS}
+
+
+def preprocess_settings(dataset: dict[str, Any], patient: str) -> dict[str, Any]:
+    """The data set's preprocessing section with the patient's own overrides applied."""
+    return {**dataset["preprocess"], **dataset.get("per_patient", {}).get(patient, {})}

@@ -18,7 +18,10 @@ import pandas as pd
 import torch
 
 from dblend import __version__
+from dblend.data.local import find_patient_series
 from dblend.data.phantoms import HU_WINDOW, thorax_phantom
+from dblend.data.preprocess import PreprocessSpec, preprocess_series
+from dblend.data.tcia import download_series, read_manifest
 from dblend.device import peak_memory_mb, resolve_device
 from dblend.errors import DataFileError
 from dblend.io import atomic_path, read_array, read_attrs, write_array
@@ -29,9 +32,21 @@ from dblend.physics import make_operator
 from dblend.physics.geometry import geometry_from_dict, task_geometry
 from dblend.physics.simulate import simulate
 from dblend.recon.methods import DIFFUSION_METHODS, reconstruct
-from dblend.report.figures import planes_figure
+from dblend.report.figures import planes_figure, runtime_figure, sweep_figure
 from dblend.report.html import write_report
-from dblend.report.tables import summary, summary_markdown
+from dblend.report.tables import (
+    RUNTIME_COLUMNS,
+    TABLE_TITLES,
+    TV_COLUMNS,
+    display,
+    paper_layout,
+    runtime_table,
+    sections,
+    summary,
+    to_latex,
+    to_markdown,
+    total_variation_table,
+)
 from dblend.train import train_prior
 
 log = logging.getLogger(__name__)
@@ -50,6 +65,29 @@ def make_phantom(size: int, slices: int, seed: int, out: Path) -> None:
             "version": __version__,
         },
     )
+
+
+def download(uid: str, root: Path, images: int | None) -> None:
+    """Fetch (or confirm) one verified TCIA series under ``root``."""
+    download_series([uid], root, expected_images={uid: images}, workers=1)
+
+
+def preprocess(
+    series_dir: Path | None,
+    local_dir: Path | None,
+    manifest: Path | None,
+    match: str | None,
+    patient: str,
+    settings: dict[str, Any],
+    out: Path,
+) -> None:
+    """Turn one patient's DICOM series (a given folder, or found in a local copy) into a volume."""
+    if series_dir is None:
+        if local_dir is None:
+            raise DataFileError("preprocess needs a series folder or a local copy to search")
+        uids = read_manifest(manifest) if manifest else None
+        series_dir = find_patient_series(local_dir, patient, match=match, series_uids=uids)
+    preprocess_series(series_dir, out, PreprocessSpec.from_config(settings), patient_id=patient)
 
 
 def _volume(path: Path) -> np.ndarray:
@@ -190,35 +228,47 @@ def evaluate(truth_path: Path, recon_path: Path, labels: dict[str, str], out: Pa
         pd.DataFrame(rows).to_csv(tmp, index=False)
 
 
-def collect_metrics(paths: Sequence[Path], out: Path) -> pd.DataFrame:
-    """Concatenate per-reconstruction metric rows into the long-format table."""
-    table = pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
-    with atomic_path(out) as tmp:
-        table.to_csv(tmp, index=False)
-    return table
-
-
 def describe(path: Path) -> str:
     """The metadata of a dblend file as indented JSON (for people inspecting results)."""
     return json.dumps(read_attrs(path), indent=2)
 
 
-def tables(
-    metric_paths: Sequence[Path],
-    method_order: Sequence[str],
-    out_csv: Path,
-    out_summary: Path,
-    out_markdown: Path,
-) -> None:
-    """The long-format metrics table, its per-plane summary, and the Markdown rendering."""
-    table = collect_metrics(metric_paths, out_csv)
-    summary_table = summary(table, method_order)
-    with atomic_path(out_summary) as tmp:
-        summary_table.to_csv(tmp, index=False)
-    with atomic_path(out_markdown) as tmp:
+def experiment_tables(metric_paths: Sequence[Path], labels: dict[str, str], out_dir: Path) -> None:
+    """An experiment's long-format metrics and its PSNR/SSIM, TV and runtime tables."""
+    metrics = pd.concat([pd.read_csv(p) for p in metric_paths], ignore_index=True)
+    tables = {
+        "summary": (summary(metrics, labels), None),
+        "tv": (total_variation_table(metrics, labels), TV_COLUMNS),
+        "runtime": (runtime_table(metrics, labels), RUNTIME_COLUMNS),
+    }
+    _write_csv(metrics, out_dir / "metrics.csv")
+    for name, (table, columns) in tables.items():
+        _write_csv(table, out_dir / f"{name}.csv")
+        frames = paper_layout(table) if columns is None else display(table, columns)
+        for suffix, render in ((".md", to_markdown), (".tex", to_latex)):
+            with atomic_path(out_dir / f"{name}{suffix}") as tmp:
+                tmp.write_text(sections(frames, render, TABLE_TITLES[name]))
+
+
+def _write_csv(frame: pd.DataFrame, out: Path) -> None:
+    with atomic_path(out) as tmp:
+        frame.to_csv(tmp, index=False)
+
+
+def combined_tables(experiment_dirs: Sequence[Path], out_dir: Path) -> None:
+    """All reported experiments' metrics in one long table, and their summaries in one file."""
+    metrics = pd.concat([pd.read_csv(d / "metrics.csv") for d in experiment_dirs])
+    metrics = metrics.drop_duplicates(["dataset", "task", "method", "volume", "plane"])
+    _write_csv(metrics, out_dir / "metrics.csv")
+    _write_csv(
+        pd.concat(
+            [pd.read_csv(d / "summary.csv").assign(experiment=d.name) for d in experiment_dirs]
+        ),
+        out_dir / "summary.csv",
+    )
+    with atomic_path(out_dir / "summary.md") as tmp:
         tmp.write_text(
-            "# PSNR / SSIM per plane (mean ± std over test volumes)\n\n"
-            + summary_markdown(summary_table)
+            "\n".join(f"# {d.name}\n\n" + (d / "summary.md").read_text() for d in experiment_dirs)
         )
 
 
@@ -228,6 +278,20 @@ def figure(truth_path: Path, recon_paths: dict[str, Path], title: str, out: Path
     planes_figure(truth, {name: _volume(p) for name, p in recon_paths.items()}, title, out)
 
 
-def report(summary_path: Path, figure_captions: dict[Path, str], out: Path) -> None:
-    """The self-contained HTML report of the run."""
-    write_report(pd.read_csv(summary_path), list(figure_captions.items()), out)
+def runtime_plot(runtime_csv: Path, title: str, out: Path) -> None:
+    runtime_figure(pd.read_csv(runtime_csv), title, out)
+
+
+def sweep_plot(
+    summary_csv: Path, points: list[dict[str, Any]], key: str, title: str, out: Path
+) -> None:
+    """PSNR against a swept key (e.g. steps: the paper's PSNR-vs-NFE figure)."""
+    table = pd.read_csv(summary_csv)
+    lookup = pd.DataFrame(points).rename(columns={"name": "method", "method": "base"})
+    merged = table.merge(lookup, on="method").rename(columns={"psnr_mean": "psnr"})
+    sweep_figure(merged, key, title, out)
+
+
+def report(experiments: dict[Path, str], out: Path) -> None:
+    """The self-contained HTML report of every reported experiment."""
+    write_report(experiments, out)

@@ -1,13 +1,15 @@
 """One training loop for every prior: epsilon-prediction MSE on random k-slice patches.
 
-AdamW with a linear warm-up, gradient clipping, EMA weights (what the samplers use), bf16
-autocast on CUDA. The loop checkpoints the whole training state atomically at intervals and,
-when started again, resumes from it exactly: model, EMA, optimizer, schedule, step and random
-states, so a killed job ends with the same weights as an uninterrupted one.
+AdamW with a linear warm-up then a constant or cosine learning rate, gradient clipping, EMA
+weights (what the samplers use), bf16 autocast on CUDA. The loop checkpoints the whole training
+state atomically at intervals and, when started again, resumes from it exactly: model, EMA,
+optimizer, schedule, step, random states and the partial loss window, so a killed job ends with
+the same weights and loss history as an uninterrupted one.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import os
@@ -19,10 +21,12 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from diffusers.optimization import get_constant_schedule_with_warmup
+from diffusers.optimization import get_scheduler
 from diffusers.training_utils import EMAModel
+from torch.optim.lr_scheduler import LRScheduler
 from tqdm import tqdm
 
+from dblend.errors import ConfigError, DataFileError
 from dblend.models.checkpoint import read_checkpoint, save_checkpoint, spec_differences
 from dblend.models.prior import PriorSpec, ScorePrior
 from dblend.models.schedule import VPSchedule
@@ -30,10 +34,13 @@ from dblend.patches import PatchSampler
 
 log = logging.getLogger(__name__)
 
+# training.lr_schedule -> the diffusers schedule after the linear warm-up.
+LR_SCHEDULES = {"constant": "constant_with_warmup", "cosine": "cosine"}
+
 
 @dataclass(frozen=True)
 class TrainResult:
-    """What a finished run reports: its loss history and the last validation loss."""
+    """What a finished run reports: its loss history and how long this attempt took."""
 
     history: list[dict[str, float]]
     seconds: float
@@ -45,7 +52,49 @@ def resume_path(checkpoint: str | os.PathLike) -> Path:
     return path.with_name(path.name + ".resume")
 
 
-class _Run:
+def lr_scheduler(optimizer: torch.optim.Optimizer, training: dict[str, Any]) -> LRScheduler:
+    """Linear warm-up over ``warmup_steps``, then constant or cosine decay to 0 at ``steps``."""
+    name = training["lr_schedule"]
+    if name not in LR_SCHEDULES:
+        raise ConfigError(
+            f"training.lr_schedule: {name!r} is not one of {', '.join(sorted(LR_SCHEDULES))}"
+        )
+    return get_scheduler(
+        LR_SCHEDULES[name],
+        optimizer,
+        num_warmup_steps=training["warmup_steps"],
+        num_training_steps=training["steps"],
+    )
+
+
+def run_identity(
+    spec: PriorSpec,
+    training: dict[str, Any],
+    train_volumes: Sequence[torch.Tensor],
+    validation_volumes: Sequence[torch.Tensor],
+) -> dict[str, Any]:
+    """What a resume file must match to be resumed from: the spec, the training and the data."""
+    return {
+        "spec": spec.to_dict(),
+        "training": training,
+        "data": {
+            "train": data_fingerprint(train_volumes),
+            "validation": data_fingerprint(validation_volumes),
+        },
+    }
+
+
+def data_fingerprint(volumes: Sequence[torch.Tensor]) -> str:
+    """SHA-256 of the volumes' shapes and values, so a resume file never meets other data."""
+    digest = hashlib.sha256()
+    for volume in volumes:
+        array = volume.detach().cpu().float().contiguous().numpy()
+        digest.update(repr(array.shape).encode())
+        digest.update(memoryview(array))
+    return digest.hexdigest()
+
+
+class TrainingRun:
     """The mutable state of one training run, saved and restored as a whole."""
 
     def __init__(self, spec: PriorSpec, training: dict[str, Any], device: torch.device) -> None:
@@ -57,17 +106,14 @@ class _Run:
             lr=training["learning_rate"],
             weight_decay=training["weight_decay"],
         )
-        self.lr_schedule = get_constant_schedule_with_warmup(
-            self.optimizer, num_warmup_steps=training["warmup_steps"]
-        )
+        self.lr_schedule = lr_scheduler(self.optimizer, training)
         self.generator = torch.Generator().manual_seed(training["seed"])
         self.step = 0
         self.history: list[dict[str, float]] = []
+        self.window: list[float] = []  # losses since the last history entry
 
     def state(self) -> dict[str, Any]:
         return {
-            "spec": self.spec.to_dict(),
-            "training": self.training,
             "step": self.step,
             "model": self.model.state_dict(),
             "ema": self.ema.state_dict(),
@@ -79,6 +125,7 @@ class _Run:
                 "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
             },
             "history": self.history,
+            "window": self.window,
         }
 
     def restore(self, state: dict[str, Any]) -> None:
@@ -93,6 +140,7 @@ class _Run:
             torch.cuda.set_rng_state_all(state["rng"]["cuda"])
         self.step = int(state["step"])
         self.history = list(state["history"])
+        self.window = list(state["window"])
 
     def ema_weights(self) -> dict[str, torch.Tensor]:
         self.ema.store(self.model.parameters())
@@ -120,7 +168,24 @@ def _loss(
     return F.mse_loss(predicted.float(), noise.to(device))
 
 
-def _validation_loss(run: _Run, schedule: VPSchedule, sampler: PatchSampler) -> float:
+def train_step(run: TrainingRun, schedule: VPSchedule, sampler: PatchSampler) -> float:
+    """One optimisation step on a fresh patch batch; returns its loss, refusing a non-finite one."""
+    patches, spacings = sampler.sample(run.training["batch_size"], run.generator)
+    loss = _loss(run.model, schedule, patches, spacings, run.generator, run.device)
+    value = loss.item()
+    if not math.isfinite(value):
+        raise FloatingPointError(f"training loss became {value} at step {run.step}")
+    run.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(run.model.parameters(), run.training["grad_clip"])
+    run.optimizer.step()
+    run.lr_schedule.step()
+    run.ema.step(run.model.parameters())
+    run.step += 1
+    return value
+
+
+def _validation_loss(run: TrainingRun, schedule: VPSchedule, sampler: PatchSampler) -> float:
     """Mean EMA-weight loss on a fixed set of held-out patches, timesteps and noises."""
     generator = torch.Generator().manual_seed(run.training["seed"] + 1)
     run.ema.store(run.model.parameters())
@@ -138,13 +203,25 @@ def _validation_loss(run: _Run, schedule: VPSchedule, sampler: PatchSampler) -> 
     return sum(losses) / len(losses)
 
 
-def _resume_state(path: Path, run: _Run) -> dict[str, Any] | None:
-    """The saved state of an earlier attempt at this very run, if there is one."""
+def _resume_state(path: Path, identity: dict[str, Any]) -> dict[str, Any] | None:
+    """The saved state of an earlier attempt at this very run, if there is one.
+
+    A resume file made for another spec, training section or data is expected (the config or
+    the volumes changed and the job runs again): it is ignored with a warning and overwritten
+    at the next checkpoint. An unreadable one is not: saves are atomic, so it means damage or
+    an incompatible torch, and silently starting over could throw away days of GPU time that
+    fixing the environment would keep. It is refused, naming the file; deleting it starts over.
+    """
     if not path.is_file():
         return None
-    state = read_checkpoint(path)
-    expected = {"spec": run.spec.to_dict(), "training": run.training}
-    differences = spec_differences(expected, {k: state.get(k) for k in expected})
+    try:
+        state = read_checkpoint(path)
+    except DataFileError as err:
+        raise DataFileError(
+            f"{err}; this is the resume state of an interrupted training run: "
+            f"delete {path} to start training over"
+        ) from err
+    differences = spec_differences(identity, {k: state.get(k) for k in identity})
     if differences:
         log.warning("ignoring %s, made for another config: %s", path, "; ".join(differences))
         return None
@@ -167,38 +244,28 @@ def train_prior(
         if validation_volumes
         else None
     )
+    identity = run_identity(spec, training, train_volumes, validation_volumes)
     torch.manual_seed(training["seed"])
-    run = _Run(spec, training, device)
+    run = TrainingRun(spec, training, device)
     resume = resume_path(checkpoint)
-    state = _resume_state(resume, run)
+    state = _resume_state(resume, identity)
     if state is not None:
         run.restore(state)
         log.info("resuming %s at step %d", checkpoint, run.step)
     started = time.perf_counter()
     steps = training["steps"]
     bar = tqdm(total=steps, initial=run.step, desc="train", unit="step", disable=None)
-    window: list[float] = []
-    window_start = time.perf_counter()
+    timed_steps, window_start = 0, time.perf_counter()
     run.model.train()
     while run.step < steps:
-        patches, spacings = sampler.sample(training["batch_size"], run.generator)
-        loss = _loss(run.model, schedule, patches, spacings, run.generator, device)
-        value = loss.item()
-        if not math.isfinite(value):
-            raise FloatingPointError(f"training loss became {value} at step {run.step}")
-        run.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(run.model.parameters(), training["grad_clip"])
-        run.optimizer.step()
-        run.lr_schedule.step()
-        run.ema.step(run.model.parameters())
-        run.step += 1
-        window.append(value)
+        value = train_step(run, schedule, sampler)
+        run.window.append(value)
+        timed_steps += 1
         bar.update(1)
         bar.set_postfix(loss=f"{value:.4f}")
         if run.step % training["log_every"] == 0 or run.step == steps:
-            rate = len(window) * training["batch_size"] / (time.perf_counter() - window_start)
-            entry = {"step": run.step, "loss": sum(window) / len(window)}
+            rate = timed_steps * training["batch_size"] / (time.perf_counter() - window_start)
+            entry = {"step": run.step, "loss": sum(run.window) / len(run.window)}
             if validation and (run.step % training["validation_every"] == 0 or run.step == steps):
                 entry["validation_loss"] = _validation_loss(run, schedule, validation)
             run.history.append(entry)
@@ -211,9 +278,9 @@ def train_prior(
                 run.lr_schedule.get_last_lr()[0],
                 rate,
             )
-            window, window_start = [], time.perf_counter()
+            run.window, timed_steps, window_start = [], 0, time.perf_counter()
         if run.step % training["checkpoint_every"] == 0 and run.step < steps:
-            save_checkpoint(resume, run.state())
+            save_checkpoint(resume, {**identity, **run.state()})
     bar.close()
     final = {
         "spec": spec.to_dict(),

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from dblend.errors import DeviceError
+from dblend.errors import ConfigError, DeviceError
 from dblend.io import write_array
 from dblend.physics import make_operator
 from dblend.physics.geometry import cone_geometry, geometry_from_dict, task_geometry
@@ -72,7 +72,7 @@ def test_scan_coverage_and_round_trip():
 
 
 def test_source_inside_the_volume_is_refused():
-    with pytest.raises(Exception, match="source_origin 30.0 must exceed"):
+    with pytest.raises(ConfigError, match=r"source_origin 30\.0 must exceed"):
         cone_geometry({**TASK, "source_origin": 30.0}, slices=8, size=64)
 
 

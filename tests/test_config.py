@@ -42,8 +42,20 @@ def test_defaults_are_filled(config):
         (lambda c: c["methods"]["dds"].update(steps="many"), r"methods\.dds\.steps: 'many'"),
         (lambda c: c.update(sed=1), r"'sed' was unexpected"),
         (lambda c: c["priors"]["patch"].update(network="huge"), r"priors\.patch\.network: 'huge'"),
-        (lambda c: c["run"].update(methods=["nope"]), r"run\.methods: 'nope' is not defined"),
+        (
+            lambda c: c["experiments"]["demo"].update(methods=["nope"]),
+            r"experiments\.demo\.methods: 'nope' is not defined",
+        ),
+        (lambda c: c.update(run=["demo", "other"]), r"run: 'other' is not defined"),
+        (
+            lambda c: c["experiments"]["demo"].update(sweep={"key": "stepz", "values": [1]}),
+            r"method fbp \(fbp\) has no key 'stepz'",
+        ),
         (lambda c: c["datasets"]["demo"].pop("size"), r"datasets\.demo: 'size' is a required"),
+        (
+            lambda c: c["priors"]["patch"]["training"].update(lr_schedule="linear"),
+            r"priors\.patch\.training\.lr_schedule: 'linear' is not one of",
+        ),
         (
             lambda c: c["tasks"]["la90"]["method_overrides"]["dds"].update(jump=1),
             r"tasks\.la90\.method_overrides\.dds.*'jump' was unexpected",
@@ -74,3 +86,14 @@ def test_unreadable_config_file_is_named(tmp_path):
     bad.write_text("a: [unclosed")
     with pytest.raises(ConfigError, match=r"bad\.yaml: cannot read"):
         load(bad)
+
+
+def test_sweeps_become_methods_of_their_own(config):
+    config["experiments"]["nfe"] = {
+        "datasets": ["demo"], "tasks": ["sv8"], "methods": ["dds"],
+        "sweep": {"key": "steps", "values": [10, 20]},
+    }  # fmt: skip
+    validate(config)
+    assert config["methods"]["dds_steps_10"]["steps"] == 10
+    assert config["methods"]["dds_steps_20"]["label"] == "DDS steps=20"
+    assert config["methods"]["dds_steps_20"]["rho"] == config["methods"]["dds"]["rho"]

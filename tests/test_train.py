@@ -3,23 +3,25 @@
 from __future__ import annotations
 
 import copy
+import itertools
 
 import pytest
 import torch
 from conftest import TINY_NETWORK, smooth_volume
 
-from dblend.errors import DataFileError
+from dblend.errors import ConfigError, DataFileError
 from dblend.models.checkpoint import load_prior, read_checkpoint
 from dblend.models.prior import PriorSpec, ScorePrior
 from dblend.models.schedule import VPSchedule
 from dblend.patches import PatchSampler
-from dblend.train import _loss, resume_path, train_prior
+from dblend.train import _loss, lr_scheduler, resume_path, train_prior
 
 TRAINING = {
     "steps": 40,
     "batch_size": 8,
     "learning_rate": 2e-3,
     "warmup_steps": 5,
+    "lr_schedule": "constant",
     "weight_decay": 0.0,
     "ema_decay": 0.9,
     "grad_clip": 1.0,
@@ -102,3 +104,34 @@ def test_truncated_or_foreign_checkpoints_are_refused(volumes, tmp_path):
         read_checkpoint(foreign)
     with pytest.raises(DataFileError, match=r"not found"):
         read_checkpoint(tmp_path / "missing.pt")
+
+
+def _learning_rates(schedule: str, steps: int = 10, warmup: int = 2) -> list[float]:
+    """The learning rate each of ``steps`` optimisation steps uses."""
+    optimizer = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    scheduler = lr_scheduler(
+        optimizer, {"lr_schedule": schedule, "warmup_steps": warmup, "steps": steps}
+    )
+    rates = []
+    for _ in range(steps):
+        rates.append(scheduler.get_last_lr()[0])
+        optimizer.step()
+        scheduler.step()
+    return [*rates, scheduler.get_last_lr()[0]]
+
+
+def test_constant_schedule_warms_up_then_holds():
+    assert _learning_rates("constant") == pytest.approx([0.0, 0.5] + [1.0] * 9)
+
+
+def test_cosine_schedule_warms_up_then_decays_to_zero():
+    rates = _learning_rates("cosine")
+    assert rates[:3] == pytest.approx([0.0, 0.5, 1.0])
+    assert rates[6] == pytest.approx(0.5), "half-way through the decay"
+    assert all(a > b for a, b in itertools.pairwise(rates[2:]))
+    assert rates[-1] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_unknown_schedule_is_refused_naming_the_key():
+    with pytest.raises(ConfigError, match=r"training\.lr_schedule: 'linear' is not one of"):
+        _learning_rates("linear")

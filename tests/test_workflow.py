@@ -53,15 +53,25 @@ def test_whole_chain_writes_tables_figures_and_report(tiny_run):
         "ssim",
         "seconds",
     }
-    assert set(table["method"]) == {"fbp", "dds", "diffusionblend_pp"}
-    assert len(table) == 3 * 3, "3 methods x 3 planes x 1 test volume"
+    swept = {"diffusionblend_pp_steps_2", "diffusionblend_pp_steps_3"}
+    assert set(table["method"]) == {"fbp", "dds", "diffusionblend_pp", *swept}
+    assert len(table) == 5 * 3, "5 methods x 3 planes x 1 test volume"
     assert table[["psnr", "ssim"]].notna().all().all()
-    assert (table.loc[table.method != "fbp", "nfe"] == 3).all()
-    assert "| diffusionblend_pp |" in (results / "tables" / "summary.md").read_text()
-    figure = results / "figures" / "tiny" / "sv8" / "phantom003.png"
+    assert (table.loc[table.method.isin(["dds", "diffusionblend_pp"]), "nfe"] == 3).all()
+    assert "| DiffusionBlend++ |" in (results / "tables" / "summary.md").read_text()
+    experiment = results / "experiments" / "tiny"
+    figure = experiment / "figures" / "tiny" / "sv8" / "phantom003.png"
     assert figure.read_bytes()[:4] == b"\x89PNG"
+    for table in ("summary", "tv", "runtime"):
+        assert (experiment / f"{table}.csv").is_file()
+        assert "DiffusionBlend++" in (experiment / f"{table}.md").read_text()
+        assert r"\begin{tabular}" in (experiment / f"{table}.tex").read_text()
+    sweep = pd.read_csv(results / "experiments" / "tiny_sweep" / "runtime.csv")
+    assert sorted(sweep["nfe"]) == [2, 3], "one swept method per steps value"
+    assert (results / "experiments" / "tiny_sweep" / "sweep.png").is_file()
     report = (results / "report" / "report.html").read_text()
-    assert "data:image/png;base64," in report and "diffusionblend_pp" in report
+    assert report.count("data:image/png;base64,") == 4, "figure, 2 runtime plots, sweep plot"
+    assert "DiffusionBlend++ steps=2" in report
     for rule in ("train", "reconstruct", "simulate", "phantom", "evaluate"):
         assert any((results / "benchmarks" / rule).rglob("*.tsv")), rule
         assert any((results / "logs" / rule).rglob("*.log")), rule
@@ -79,7 +89,8 @@ def test_finished_run_has_nothing_left_to_do(tiny_run):
     [
         ("methods:\n  dds:\n    stepz: 3\n", "methods.dds"),
         ("tasks:\n  sv8:\n    views: eight\n", "tasks.sv8.views"),
-        ("run:\n  methods: [fbp, magic]\n", "run.methods"),
+        ("experiments:\n  tiny:\n    methods: [fbp, magic]\n", "experiments.tiny.methods"),
+        ("run: [tiny, nothing]\n", "run"),
     ],
 )
 def test_bad_config_stops_before_any_job(tmp_path, overlay, named):

@@ -1,25 +1,40 @@
-"""A self-contained HTML report: every table and figure, with captions, in one file."""
+"""A self-contained HTML report: every experiment's tables and figures, captioned, in one file."""
 
 from __future__ import annotations
 
 import base64
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
 
 from dblend import __version__
 from dblend.io import atomic_path
-from dblend.report.tables import paper_layout
+from dblend.report.tables import RUNTIME_COLUMNS, TV_COLUMNS, display, paper_layout
 
 STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
-table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1150px; color: #222; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.9em; }
 th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
 figure { margin: 1.5em 0; } img { max-width: 100%; } figcaption { color: #555; }
 """
+CAPTIONS = {
+    "planes": "Middle axial, coronal and sagittal slices of {name} beside the ground truth, "
+    "each with its PSNR, a zoomed inset of the most detailed region, and the absolute error.",
+    "runtime": "Wall-clock seconds per volume (mean ± std over test volumes) and network "
+    "evaluations (NFE) of each method.",
+    "sweep": "Mean PSNR per plane against the swept setting.",
+}
+
+
+def figure_caption(path: Path, experiment_dir: Path) -> str:
+    """What a figure of an experiment shows, from where it sits in the experiment folder."""
+    if path.stem in CAPTIONS:
+        return CAPTIONS[path.stem]
+    name = "/".join(path.relative_to(experiment_dir / "figures").with_suffix("").parts)
+    return CAPTIONS["planes"].format(name=name)
 
 
 def _image(path: Path) -> str:
@@ -27,26 +42,37 @@ def _image(path: Path) -> str:
     return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{encoded}">'
 
 
-def write_report(
-    summary_table: pd.DataFrame,
-    figures: Sequence[tuple[Path, str]],
-    out: Path,
-    title: str = "dblend results",
-) -> None:
-    """Write ``out``: the paper-layout tables, then each (figure, caption)."""
+def _tables(heading: str, frames: Mapping[tuple[str, str], pd.DataFrame]) -> list[str]:
+    parts = []
+    for (dataset, task), frame in frames.items():
+        parts.append(
+            f"<h3>{html.escape(heading)}: {html.escape(dataset)} / {html.escape(task)}</h3>"
+        )
+        parts.append(frame.to_html(border=0))
+    return parts
+
+
+def experiment_section(directory: Path, title: str) -> list[str]:
+    """Tables and figures of one experiment folder (as written by the experiment rules)."""
+    parts = [f"<h2>{html.escape(title)}</h2>"]
+    parts += _tables("PSNR (dB) / SSIM", paper_layout(pd.read_csv(directory / "summary.csv")))
+    parts += _tables("Total variation", display(pd.read_csv(directory / "tv.csv"), TV_COLUMNS))
+    parts += _tables("Runtime", display(pd.read_csv(directory / "runtime.csv"), RUNTIME_COLUMNS))
+    for path in sorted(directory.rglob("*.png")):
+        caption = html.escape(figure_caption(path, directory))
+        parts.append(f"<figure>{_image(path)}<figcaption>{caption}</figcaption></figure>")
+    return parts
+
+
+def write_report(experiments: Mapping[Path, str], out: Path, title: str = "dblend results") -> None:
+    """Write ``out`` with one section per experiment folder (mapped to its title)."""
     parts = [
         f"<h1>{html.escape(title)}</h1>",
-        f"<p>dblend {__version__}. PSNR (dB) and SSIM, "
-        "mean ± std over test volumes, per viewing plane; data range 1.</p>",
+        f"<p>dblend {__version__}. PSNR (dB) and SSIM are means ± std over test volumes of the "
+        "per-slice values in each viewing plane, with data range 1.</p>",
     ]
-    for (dataset, task), frame in paper_layout(summary_table).items():
-        parts.append(f"<h2>{html.escape(dataset)} / {html.escape(task)}</h2>")
-        parts.append(frame.to_html(border=0))
-    parts.append("<h2>Figures</h2>")
-    for path, caption in figures:
-        parts.append(
-            f"<figure>{_image(path)}<figcaption>{html.escape(caption)}</figcaption></figure>"
-        )
+    for directory, experiment_title in experiments.items():
+        parts += experiment_section(directory, experiment_title)
     page = (
         f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
         f"<style>{STYLE}</style></head><body>{''.join(parts)}</body></html>"

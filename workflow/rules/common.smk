@@ -1,9 +1,13 @@
 # Config validation, every path of the pipeline, and the functions the rules share.
+import functools
 import json
 import shlex
+from pathlib import Path
 
 from dblend import config as dblend_config
-from dblend.datasets import volume_names
+from dblend.datasets import pins, preprocess_settings, resolve, volume_names
+from dblend.experiments import experiment_methods, method_label, sweep_points
+from dblend.report.tables import TABLE_TITLES
 
 dblend_config.validate(config)
 
@@ -14,16 +18,29 @@ wildcard_constraints:
     method=r"[A-Za-z][A-Za-z0-9_]*",
     prior=r"[A-Za-z][A-Za-z0-9_]*",
     volume=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
+    collection=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
+    series=r"[0-9]+(\.[0-9]+)+",
 
 
 CONDA_ENV = "../../envs/dblend.yaml"
+REPOSITORY = Path(workflow.basedir)
+DOWNLOADS = config["download_dir"]
+SERIES_MARKER = f"{DOWNLOADS}/{{collection}}/{{series}}/DOWNLOAD_COMPLETE.json"
 VOLUME = "results/data/{dataset}/{volume}.h5"
 SINOGRAM = "results/sinograms/{dataset}/{task}/{volume}.h5"
 PRIOR = "results/priors/{dataset}/{prior}.pt"
 PRIOR_LOSS = "results/priors/{dataset}/{prior}.loss.csv"
 RECON = "results/recon/{dataset}/{task}/{method}/{volume}.h5"
 METRICS = "results/metrics/{dataset}/{task}/{method}/{volume}.csv"
-FIGURE = "results/figures/{dataset}/{task}/{volume}.png"
+EXPERIMENT = "results/experiments/{experiment}"
+EXPERIMENT_TABLES = [f"{EXPERIMENT}/metrics.csv"] + [
+    f"{EXPERIMENT}/{name}.{suffix}"
+    for name in TABLE_TITLES
+    for suffix in ("csv", "md", "tex")
+]
+EXPERIMENT_FIGURE = f"{EXPERIMENT}/figures/{{dataset}}/{{task}}/{{volume}}.png"
+EXPERIMENT_RUNTIME = f"{EXPERIMENT}/runtime.png"
+EXPERIMENT_SWEEP = f"{EXPERIMENT}/sweep.png"
 TABLES = "results/tables/metrics.csv"
 SUMMARY = "results/tables/summary.csv"
 SUMMARY_MD = "results/tables/summary.md"
@@ -41,8 +58,52 @@ def seed_of(*names):
     return dblend_config.job_seed(config, *names)
 
 
+@functools.cache
+def splits_of(dataset):
+    return volume_names(config["datasets"][dataset], REPOSITORY, dataset)
+
+
 def volumes(dataset, split):
-    return volume_names(config["datasets"][dataset])[split]
+    return splits_of(dataset)[split]
+
+
+@functools.cache
+def pinned(dataset):
+    return pins(config["datasets"][dataset], REPOSITORY)
+
+
+def pinned_series(collection, series):
+    """The pin of a series UID in whichever pinned data set holds it."""
+    for name, dataset in config["datasets"].items():
+        if dataset["source"] == "tcia" and pinned(name).collection == collection:
+            for pin in pinned(name).patients.values():
+                if pin.series_uid == series:
+                    return pin
+    raise ValueError(
+        f"series {series} is pinned in no data set of collection {collection}"
+    )
+
+
+def series_marker(wildcards):
+    pin = pinned(wildcards.dataset).patients[wildcards.volume]
+    collection = pinned(wildcards.dataset).collection
+    return SERIES_MARKER.format(collection=collection, series=pin.series_uid)
+
+
+def preprocess_json(wildcards):
+    dataset = config["datasets"][wildcards.dataset]
+    return as_json(preprocess_settings(dataset, wildcards.volume))
+
+
+def local_copy_arguments(wildcards):
+    """CLI words naming the user's DICOM copy, its manifest and the series-picking text."""
+    dataset = config["datasets"][wildcards.dataset]
+    words = ["--local-dir", str(resolve(dataset["local_dir"], Path.cwd()))]
+    if dataset["manifest"]:
+        words += ["--manifest", str(resolve(dataset["manifest"], Path.cwd()))]
+    if dataset["match"]:
+        words += ["--match", dataset["match"]]
+    return shlex.join(words)
 
 
 def volume_paths(dataset, split):
@@ -56,25 +117,77 @@ def datasets_from(source):
 
 
 def method_settings(task, method):
-    return dblend_config.method_for_task(config, method, task)
+    """The method's settings for a task, without its display label (no rerun on renaming)."""
+    settings = dblend_config.method_for_task(config, method, task)
+    return {key: value for key, value in settings.items() if key != "label"}
 
 
 def method_prior(method):
     return config["methods"][method].get("prior")
 
 
-def run_targets(pattern, **fixed):
-    """``pattern`` for every run dataset x task x method x test volume (minus fixed keys)."""
-    run = config["run"]
+def experiment_combinations(experiment):
+    """(dataset, task, method, volume) of every reconstruction an experiment needs."""
+    entry = config["experiments"][experiment]
     return [
-        pattern.format(
-            dataset=dataset, task=task, method=method, volume=volume, **fixed
-        )
-        for dataset in run["datasets"]
-        for task in run["tasks"]
-        for method in run["methods"]
+        (dataset, task, method, volume)
+        for dataset in entry["datasets"]
+        for task in entry["tasks"]
+        for method in experiment_methods(config, experiment)
         for volume in volumes(dataset, "test")
     ]
+
+
+def experiment_metrics(wildcards):
+    return [
+        METRICS.format(dataset=d, task=t, method=m, volume=v)
+        for d, t, m, v in experiment_combinations(wildcards.experiment)
+    ]
+
+
+def experiment_labels(experiment):
+    methods = experiment_methods(config, experiment)
+    return as_json({method: method_label(config, method) for method in methods})
+
+
+def experiment_figures(experiment):
+    entry = config["experiments"][experiment]
+    if not entry["figures"]:
+        return []
+    return [
+        EXPERIMENT_FIGURE.format(experiment=experiment, dataset=d, task=t, volume=v)
+        for d in entry["datasets"]
+        for t in entry["tasks"]
+        for v in volumes(d, "test")
+    ]
+
+
+def experiment_outputs(experiment):
+    """Everything an experiment's named target builds: tables, figures and plots."""
+    outputs = [t.format(experiment=experiment) for t in EXPERIMENT_TABLES]
+    outputs += experiment_figures(experiment)
+    outputs.append(EXPERIMENT_RUNTIME.format(experiment=experiment))
+    if sweep_points(config, experiment):
+        outputs.append(EXPERIMENT_SWEEP.format(experiment=experiment))
+    return outputs
+
+
+def figure_recons(wildcards):
+    return {
+        method_label(config, method): RECON.format(
+            dataset=wildcards.dataset,
+            task=wildcards.task,
+            method=method,
+            volume=wildcards.volume,
+        )
+        for method in experiment_methods(config, wildcards.experiment)
+    }
+
+
+def sweep_json(wildcards):
+    return as_json(
+        [vars(point) for point in sweep_points(config, wildcards.experiment)]
+    )
 
 
 def reconstruct_inputs(wildcards):
@@ -94,20 +207,3 @@ def prior_arguments(wildcards, input):
     network = config["networks"][entry["network"]]
     words = ["--prior-checkpoint", input.prior, "--prior", as_json(entry)]
     return shlex.join(words + ["--network", as_json(network)])
-
-
-def figure_recons(wildcards):
-    return {
-        method: RECON.format(method=method, **wildcards)
-        for method in config["run"]["methods"]
-    }
-
-
-def run_figures():
-    run = config["run"]
-    return [
-        FIGURE.format(dataset=dataset, task=task, volume=volume)
-        for dataset in run["datasets"]
-        for task in run["tasks"]
-        for volume in volumes(dataset, "test")
-    ]

@@ -1,9 +1,10 @@
-# Metrics per reconstruction and plane, collected into the long-format table.
+# Metrics per reconstruction and plane; each experiment's tables; the combined table.
 
 
 localrules:
     evaluate,
-    tables,
+    experiment_tables,
+    combined_tables,
 
 
 rule evaluate:
@@ -25,22 +26,42 @@ rule evaluate:
         " --out {output} > {log} 2>&1"
 
 
-rule tables:
+rule experiment_tables:
     input:
-        run_targets(METRICS),
+        experiment_metrics,
+    output:
+        EXPERIMENT_TABLES,
+    log:
+        f"{LOGS}/experiments/{{experiment}}/tables.log",
+    benchmark:
+        f"{BENCHMARKS}/experiments/{{experiment}}/tables.tsv"
+    conda:
+        CONDA_ENV
+    params:
+        labels=lambda w: experiment_labels(w.experiment),
+        out_dir=lambda w, output: Path(output[0]).parent,
+    shell:
+        "dblend experiment-tables --metrics {input} --labels {params.labels:q}"
+        " --out-dir {params.out_dir} > {log} 2>&1"
+
+
+rule combined_tables:
+    input:
+        metrics=expand(f"{EXPERIMENT}/metrics.csv", experiment=config["run"]),
+        summaries=expand(f"{EXPERIMENT}/summary.csv", experiment=config["run"]),
     output:
         table=TABLES,
         summary=SUMMARY,
         markdown=SUMMARY_MD,
     log:
-        f"{LOGS}/tables.log",
+        f"{LOGS}/combined_tables.log",
     benchmark:
-        f"{BENCHMARKS}/tables.tsv"
+        f"{BENCHMARKS}/combined_tables.tsv"
     conda:
         CONDA_ENV
     params:
-        order=config["run"]["methods"],
+        dirs=lambda w, input: [Path(path).parent for path in input.metrics],
+        out_dir=lambda w, output: Path(output.table).parent,
     shell:
-        "dblend tables --metrics {input} --method-order {params.order}"
-        " --out-csv {output.table} --out-summary {output.summary}"
-        " --out-markdown {output.markdown} > {log} 2>&1"
+        "dblend combined-tables --experiment-dirs {params.dirs} --out-dir {params.out_dir}"
+        " > {log} 2>&1"

@@ -1,21 +1,23 @@
-# Figures of every test volume and the self-contained HTML report.
+# Figures of every experiment, its named target, and the self-contained HTML report.
 
 
 localrules:
-    figure,
+    experiment_figure,
+    runtime_figure,
+    sweep_figure,
     report,
 
 
-rule figure:
+rule experiment_figure:
     input:
         truth=VOLUME,
         recons=lambda w: list(figure_recons(w).values()),
     output:
-        FIGURE,
+        EXPERIMENT_FIGURE,
     log:
-        f"{LOGS}/figure/{{dataset}}/{{task}}/{{volume}}.log",
+        f"{LOGS}/experiments/{{experiment}}/figure/{{dataset}}/{{task}}/{{volume}}.log",
     benchmark:
-        f"{BENCHMARKS}/figure/{{dataset}}/{{task}}/{{volume}}.tsv"
+        f"{BENCHMARKS}/experiments/{{experiment}}/figure/{{dataset}}/{{task}}/{{volume}}.tsv"
     conda:
         CONDA_ENV
     params:
@@ -26,10 +28,57 @@ rule figure:
         " --out {output} > {log} 2>&1"
 
 
+rule runtime_figure:
+    input:
+        f"{EXPERIMENT}/runtime.csv",
+    output:
+        EXPERIMENT_RUNTIME,
+    log:
+        f"{LOGS}/experiments/{{experiment}}/runtime_figure.log",
+    benchmark:
+        f"{BENCHMARKS}/experiments/{{experiment}}/runtime_figure.tsv"
+    conda:
+        CONDA_ENV
+    params:
+        title=lambda w: config["experiments"][w.experiment].get("title", w.experiment),
+    shell:
+        "dblend runtime-figure --runtime-csv {input} --title {params.title:q} --out {output}"
+        " > {log} 2>&1"
+
+
+rule sweep_figure:
+    input:
+        f"{EXPERIMENT}/summary.csv",
+    output:
+        EXPERIMENT_SWEEP,
+    log:
+        f"{LOGS}/experiments/{{experiment}}/sweep_figure.log",
+    benchmark:
+        f"{BENCHMARKS}/experiments/{{experiment}}/sweep_figure.tsv"
+    conda:
+        CONDA_ENV
+    params:
+        points=sweep_json,
+        key=lambda w: config["experiments"][w.experiment]["sweep"]["key"],
+        title=lambda w: config["experiments"][w.experiment].get("title", w.experiment),
+    shell:
+        "dblend sweep-figure --summary-csv {input} --points {params.points:q} --key {params.key}"
+        " --title {params.title:q} --out {output} > {log} 2>&1"
+
+
+for _experiment in config["experiments"]:
+
+    rule:
+        name:
+            _experiment
+        input:
+            experiment_outputs(_experiment),
+        localrule: True
+
+
 rule report:
     input:
-        summary=SUMMARY,
-        figures=run_figures(),
+        [experiment_outputs(experiment) for experiment in config["run"]],
     output:
         REPORT,
     log:
@@ -39,11 +88,9 @@ rule report:
     conda:
         CONDA_ENV
     params:
-        figures=lambda w, input: shlex.join(
-            f"{path}=Middle axial, coronal and sagittal slices of {path}, every method "
-            "beside the ground truth, with each slice's PSNR."
-            for path in input.figures
+        experiments=shlex.join(
+            f"{EXPERIMENT.format(experiment=e)}={config['experiments'][e].get('title', e)}"
+            for e in config["run"]
         ),
     shell:
-        "dblend report --summary {input.summary} --figure {params.figures} --out {output}"
-        " > {log} 2>&1"
+        "dblend report --experiment {params.experiments} --out {output} > {log} 2>&1"

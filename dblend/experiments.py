@@ -1,0 +1,70 @@
+"""Experiments: the named targets of the pipeline, each a product of data sets x tasks x methods.
+
+An experiment is one table (or one figure) of the paper: `table_sparse_view`,
+`ablation_jump_frequency`, `nfe_sweep`... It may sweep one method key over values (the number of
+steps, the jump frequency); each swept value becomes a method of its own, named
+``<method>_<key>_<value>``, added to the config's methods so every later stage treats it like
+any other method and reuses reconstructions shared between experiments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from dblend.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    """One swept value of one method, and the method entry that runs it."""
+
+    method: str
+    key: str
+    value: float
+    name: str
+
+
+def _label(value: Any) -> str:
+    text = f"{value:g}" if isinstance(value, float) else str(value)
+    return text.replace(".", "p").replace("-", "m")
+
+
+def sweep_points(config: dict[str, Any], experiment: str) -> list[SweepPoint]:
+    """The swept method entries of ``experiment`` (empty when it sweeps nothing)."""
+    entry = config["experiments"][experiment]
+    sweep = entry.get("sweep")
+    if not sweep:
+        return []
+    return [
+        SweepPoint(method, sweep["key"], value, f"{method}_{sweep['key']}_{_label(value)}")
+        for method in entry["methods"]
+        for value in sweep["values"]
+    ]
+
+
+def expand_sweeps(config: dict[str, Any]) -> None:
+    """Add every swept method variant to ``config["methods"]`` (in place)."""
+    for experiment in config["experiments"]:
+        for point in sweep_points(config, experiment):
+            base = config["methods"][point.method]
+            if point.key not in base and point.key != "steps":
+                raise ConfigError(
+                    f"config key experiments.{experiment}.sweep.key: method {point.method} "
+                    f"({base['kind']}) has no key {point.key!r}"
+                )
+            label = f"{base.get('label') or point.method} {point.key}={point.value:g}"
+            config["methods"][point.name] = {**base, point.key: point.value, "label": label}
+
+
+def experiment_methods(config: dict[str, Any], experiment: str) -> list[str]:
+    """Method entries an experiment reconstructs with, in table order."""
+    points = sweep_points(config, experiment)
+    if points:
+        return [point.name for point in points]
+    return list(config["experiments"][experiment]["methods"])
+
+
+def method_label(config: dict[str, Any], method: str) -> str:
+    """How tables and figures name a method entry."""
+    return config["methods"][method].get("label") or method
