@@ -27,7 +27,8 @@ GPU_RULES = {"train_prior", "reconstruct"}
 # fits well within two minutes on two cores; it still runs every rule the cluster gets.
 SMALLER = {
     "datasets": {"tiny": {"train": 1, "validation": 0}},
-    "run": {"methods": ["fbp", "diffusionblend_pp"]},
+    "experiments": {"tiny": {"methods": ["fbp", "diffusionblend_pp"]}},
+    "run": ["tiny"],
 }
 SUBMITTED = re.compile(r"^Job (\d+) has been submitted with SLURM jobid (\d+) ", re.MULTILINE)
 
@@ -120,7 +121,7 @@ def test_profile_run_writes_the_metrics_table(profile_run):
 @pytest.mark.slow
 def test_every_cluster_job_went_through_sbatch_and_no_local_one(profile_run):
     assert set(profile_run.remote.values()) == {"phantom", "simulate", "train_prior", "reconstruct"}
-    assert set(profile_run.local.values()) == {"evaluate", "tables"}
+    assert set(profile_run.local.values()) == {"evaluate", "experiment_tables", "combined_tables"}
     assert profile_run.slurm_ids.keys() == profile_run.remote.keys()
     for job, rule in profile_run.remote.items():
         for slurm_id in profile_run.slurm_ids[job]:
