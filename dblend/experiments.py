@@ -21,13 +21,20 @@ class SweepPoint:
 
     method: str
     key: str
-    value: float
+    value: float | bool
     name: str
 
 
-def _label(value: Any) -> str:
-    text = f"{value:g}" if isinstance(value, float) else str(value)
-    return text.replace(".", "p").replace("-", "m")
+def display_value(value: float | bool) -> str:
+    """How tables and figures show a swept value: switches as on/off, numbers compactly."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return f"{value:g}"
+
+
+def _label(value: float | bool) -> str:
+    """A swept value as part of a method name (a Snakemake wildcard: no dots or signs)."""
+    return display_value(value).replace(".", "p").replace("-", "m")
 
 
 def sweep_points(config: dict[str, Any], experiment: str) -> list[SweepPoint]:
@@ -53,7 +60,7 @@ def expand_sweeps(config: dict[str, Any]) -> None:
                     f"config key experiments.{experiment}.sweep.key: method {point.method} "
                     f"({base['kind']}) has no key {point.key!r}"
                 )
-            label = f"{base.get('label') or point.method} {point.key}={point.value:g}"
+            label = f"{base.get('label') or point.method} {point.key}={display_value(point.value)}"
             config["methods"][point.name] = {**base, point.key: point.value, "label": label}
 
 

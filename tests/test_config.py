@@ -18,13 +18,34 @@ def config() -> dict:
     return yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
 
 
-@pytest.mark.parametrize("name", ["config.yaml", "tiny.yaml"])
+SHIPPED = ["config.yaml", "tiny.yaml", "all_methods.yaml", "paper.yaml", "cone_beam.yaml"]
+
+
+@pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_configs_are_valid(name):
     paths = [ROOT / "config" / "config.yaml"]
     if name != "config.yaml":
         paths.append(ROOT / "config" / name)
     config = load(*paths)
     assert config["methods"]["dds"]["cg_iters"] == 5
+    assert set(config["run"]) <= set(config["experiments"])
+
+
+def _schema_keys(node: object) -> set[str]:
+    """Every property name the schema defines, at any depth."""
+    if isinstance(node, list):
+        return set().union(*map(_schema_keys, node)) if node else set()
+    if not isinstance(node, dict):
+        return set()
+    keys = set(node.get("properties", {})) if isinstance(node.get("properties"), dict) else set()
+    return keys | set().union(*map(_schema_keys, node.values()))
+
+
+def test_config_readme_documents_every_schema_key():
+    schema = yaml.safe_load((ROOT / "dblend" / "schemas" / "config.schema.yaml").read_text())
+    readme = (ROOT / "config" / "README.md").read_text()
+    undocumented = sorted(key for key in _schema_keys(schema) if f"`{key}`" not in readme)
+    assert not undocumented, f"config/README.md does not mention {undocumented}"
 
 
 def test_defaults_are_filled(config):

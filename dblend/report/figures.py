@@ -118,6 +118,8 @@ def sweep_figure(points: pd.DataFrame, key: str, title: str, out: Path) -> None:
             ax.plot(line["value"], line["psnr"], marker="o", label=f"{method} ({dataset}/{task})")
         ax.set_title(plane, fontsize=9)
         ax.set_xlabel(key)
+        if pd.api.types.is_bool_dtype(points["value"]):
+            ax.set_xticks([0, 1], ["off", "on"])
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("mean PSNR (dB)")
     axes[-1].legend(fontsize=7)

@@ -1,0 +1,128 @@
+"""config/paper.yaml as a cluster user meets it: dry runs that plan every job of the paper.
+
+No network here: a sitecustomize module makes every socket connection of the Snakemake process
+fail, so the plan must come from the pinned series alone. Each named target must plan its own
+reconstructions and nothing of the other experiments.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+
+from dblend.config import deep_merge, validate
+from dblend.experiments import experiment_methods
+
+ROOT = Path(__file__).resolve().parents[1]
+PAPER = ROOT / "config" / "paper.yaml"
+NO_NETWORK = """\
+import socket
+
+def _refuse(*args, **kwargs):
+    raise OSError("network access during a dry run")
+
+socket.socket.connect = _refuse
+socket.create_connection = _refuse
+"""
+JOB = re.compile(r"^(?:local)?rule (\w+):\n((?:    .*\n)*)", re.MULTILINE)
+
+
+@pytest.fixture(scope="module")
+def paper_config() -> dict:
+    base = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    return validate(deep_merge(base, yaml.safe_load(PAPER.read_text())))
+
+
+@pytest.fixture(scope="module")
+def offline_env(tmp_path_factory) -> dict[str, str]:
+    site = tmp_path_factory.mktemp("offline")
+    (site / "sitecustomize.py").write_text(NO_NETWORK)
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])
+    return {**os.environ, "PYTHONPATH": str(site), "PATH": path}
+
+
+def dry_run(workdir: Path, env: dict[str, str], *args: str) -> list[tuple[str, str]]:
+    """(rule, output) of every job a dry run of the paper config plans."""
+    command = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile")]
+    command += [*args, "-d", str(workdir), "-n", "--configfile", str(PAPER)]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-4000:]
+    jobs = []
+    for rule, body in JOB.findall(result.stdout + result.stderr):
+        output = re.search(r"^    output: (.*)$", body, re.MULTILINE)
+        jobs.append((rule, output.group(1) if output else ""))
+    return jobs
+
+
+def test_the_socket_guard_really_refuses(offline_env):
+    probe = "import socket; socket.create_connection(('127.0.0.1', 9))"
+    result = subprocess.run(
+        [sys.executable, "-c", probe], env=offline_env, capture_output=True, text=True
+    )
+    assert "network access during a dry run" in result.stderr
+
+
+def test_dry_run_plans_downloads_preprocessing_and_everything_downstream(
+    paper_config, offline_env, tmp_path
+):
+    jobs = Counter(rule for rule, _ in dry_run(tmp_path, offline_env))
+    pins = yaml.safe_load((ROOT / paper_config["datasets"]["lidc"]["pins"]).read_text())
+    aapm = paper_config["datasets"]["aapm"]["patients"]
+    assert jobs["download_series"] == len(pins["patients"])
+    assert jobs["preprocess_tcia"] == len(pins["patients"])
+    assert jobs["preprocess_local"] == sum(len(ids) for ids in aapm.values())
+    assert jobs["train_prior"] == 2 * 2, "patch and slice prior per data set"
+    reconstructions = {
+        (dataset, task, method)
+        for name in paper_config["run"]
+        for dataset in paper_config["experiments"][name]["datasets"]
+        for task in paper_config["experiments"][name]["tasks"]
+        for method in experiment_methods(paper_config, name)
+    }
+    assert jobs["reconstruct"] == len(reconstructions), "one test volume per data set"
+    assert jobs["experiment_tables"] == len(paper_config["run"])
+    assert jobs["report"] == 1
+    assert not (tmp_path / "results").exists(), "a dry run writes nothing"
+
+
+@pytest.mark.parametrize("target", ["nfe_sweep", "ablation_jump_frequency", "table_limited_angle"])
+def test_named_target_plans_only_its_own_part(paper_config, offline_env, tmp_path, target):
+    jobs = dry_run(tmp_path, offline_env, target)
+    experiment = paper_config["experiments"][target]
+    planned = {
+        tuple(output.split("/")[2:5])
+        for rule, output in jobs
+        if rule == "reconstruct"  # results/recon/<dataset>/<task>/<method>/<volume>.h5
+    }
+    expected = {
+        (dataset, task, method)
+        for dataset in experiment["datasets"]
+        for task in experiment["tasks"]
+        for method in experiment_methods(paper_config, target)
+    }
+    assert planned == expected
+    tables = [output for rule, output in jobs if rule == "experiment_tables"]
+    assert len(tables) == 1 and f"results/experiments/{target}/" in tables[0]
+    rules = {rule for rule, _ in jobs}
+    assert "report" not in rules and "combined_tables" not in rules
+    assert ("download_series" in rules) == ("lidc" in experiment["datasets"])
+
+
+def test_slurm_profile_plans_the_paper_with_gpus_for_training_and_sampling(offline_env, tmp_path):
+    command = [sys.executable, "-m", "snakemake", "-n", "--profile", "slurm", "-d", str(tmp_path)]
+    command += ["--configfile", str(PAPER)]
+    result = subprocess.run(
+        command, cwd=ROOT, env=offline_env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    log = result.stdout + result.stderr
+    for rule, body in JOB.findall(log):
+        resources = re.search(r"^    resources: (.*)$", body, re.MULTILINE).group(1)
+        assert ("gpu=1" in resources) == (rule in {"train_prior", "reconstruct"}), rule
