@@ -1,0 +1,140 @@
+"""What both benchmark scripts share: config, device, clock, memory readings and tables.
+
+The scripts are run by path (``python benchmarks/<name>.py``), which puts this folder on
+``sys.path``; the helpers live here so the two scripts measure and print in the same way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import resource
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+import dblend
+from dblend.config import load
+from dblend.device import resolve_device
+from dblend.errors import DblendError
+
+REPO_CONFIG = Path(__file__).resolve().parents[1] / "config" / "config.yaml"
+
+
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options every benchmark takes: which config, where to run, how many CPU threads."""
+    parser.add_argument(
+        "--config",
+        action="append",
+        type=Path,
+        help="config file(s), later ones overlaying earlier ones as with Snakemake "
+        f"(default: {REPO_CONFIG.relative_to(REPO_CONFIG.parents[1])})",
+    )
+    parser.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda"),
+        default="auto",
+        help="where torch runs; auto takes CUDA when present (default: auto)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads (torch.set_num_threads); the pipeline's jobs use 1 (default: 1)",
+    )
+
+
+def fail(script: str, message: str) -> None:
+    """Refuse plainly: one line on stderr and exit status 2, like the dblend CLI."""
+    print(f"{script}: error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def setup(script: str, args: argparse.Namespace) -> tuple[dict[str, Any], torch.device]:
+    """The validated config and the device, or a clean refusal (e.g. cuda without CUDA)."""
+    if args.threads < 1:
+        fail(script, f"--threads must be at least 1, got {args.threads}")
+    torch.set_num_threads(args.threads)
+    try:
+        config = load(*(args.config or [REPO_CONFIG]))
+        device = resolve_device(args.device)
+    except DblendError as err:
+        fail(script, str(err))
+    return config, device
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for queued GPU work, so that the clock reads finished work only."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def clock(device: torch.device) -> float:
+    """time.perf_counter after the device has finished what it was given."""
+    synchronize(device)
+    return time.perf_counter()
+
+
+def reset_peak_gpu(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def peak_gpu_mib(device: torch.device) -> float | None:
+    """torch.cuda.max_memory_allocated since the last reset (MiB); None off CUDA."""
+    if device.type != "cuda":
+        return None
+    return torch.cuda.max_memory_allocated(device) / 2**20
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident memory so far (Linux reports ru_maxrss in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_lines(device: torch.device, threads: int) -> list[str]:
+    """What the numbers were measured on, printed above every table."""
+    lines = [
+        f"torch {torch.__version__}, python {platform.python_version()}, {platform.system()}",
+        f"CPU: {cpu_model()}, torch threads {threads}",
+        f"dblend {dblend.__version__} from {Path(dblend.__file__).parent}",
+        f"device: {device}",
+    ]
+    if device.type == "cuda":
+        lines[-1] += f" ({torch.cuda.get_device_name(device)})"
+    return lines
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A plain text table: columns padded to their widest cell, numbers right-aligned."""
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=True)]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(
+            str(c).ljust(w) if i == 0 else str(c).rjust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        )
+
+    return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
+
+
+def megabytes(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}"
+
+
+def count_parameters(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())

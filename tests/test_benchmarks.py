@@ -1,0 +1,98 @@
+"""The benchmark scripts still run: smallest options, checked on what they print, never on time."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+NUMBER = r"\d+(?:\.\d+)?"
+
+
+def run_script(name: str, *options: str) -> str:
+    """Run a benchmark by path, with this checkout's package first on the import path."""
+    env = {**os.environ, "PYTHONPATH": str(BENCHMARKS.parent)}
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / name), "--device", "cpu", *options],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_sampling_speed_prints_both_tables_and_ratios():
+    out = run_script(
+        "sampling_speed.py",
+        *("--network", "tiny", "--size", "16", "--slices", "9", "--steps", "2"),
+        *("--warmup", "0", "--repeats", "1", "--operator-repeats", "1"),
+    )
+    assert "torch threads 1" in out and "device: cpu" in out
+    assert f"from {BENCHMARKS.parent / 'dblend'}" in out, "measures this checkout's package"
+    rows = {
+        label: re.search(rf"^{re.escape(label)}\s+(\d)-slice tiny .*$", out, re.M)
+        for label in ("DiffusionBlend++", "DDS")
+    }
+    assert rows["DiffusionBlend++"] and rows["DiffusionBlend++"].group(1) == "3"
+    assert rows["DDS"] and rows["DDS"].group(1) == "1"
+    # DDS sends every slice through the network each step; DB++ a patch per 3 slices or so
+    assert rows["DDS"].group(0).split()[4] == "9.0"
+    assert re.search(r"^torch sparse matrix \(cpu\)\s+" + NUMBER, out, re.M)
+    assert re.search(r"^ASTRA CPU 'linear' create_sino \+ create_backprojection\s", out, re.M)
+    agreement = re.search(rf"forward ({NUMBER}e[-+]\d+), adjoint ({NUMBER}e[-+]\d+)", out)
+    assert agreement and max(float(agreement[1]), float(agreement[2])) < 1e-4
+    assert re.search(rf"DB\+\+ / DDS seconds per sampling step: {NUMBER} \(goal: <= 0.5\)", out)
+    assert re.search(rf"torch operator / ASTRA CPU \(forward \+ adjoint\): {NUMBER}", out)
+
+
+def test_train_throughput_prints_one_row_per_network():
+    out = run_script(
+        "train_throughput.py",
+        *("--networks", "tiny", "--size", "16", "--slices", "9", "--crop", "0"),
+        *("--steps", "1", "--warmup", "1", "--batch-size", "2"),
+    )
+    assert "batch 2 patches of 16 x 16" in out
+    row = re.search(
+        rf"^tiny\s+({NUMBER})M\s+({NUMBER})\s+({NUMBER})\s+(\d+)\s+(\d+)\s+-$", out, re.M
+    )
+    assert row, out
+    assert float(row[1]) > 0 and float(row[3]) > 0
+    assert "skipped on CPU" not in out, "paper is skipped only when no networks are named"
+
+
+def _load(name: str, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    spec = importlib.util.spec_from_file_location(name.removesuffix(".py"), BENCHMARKS / name)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+@pytest.mark.parametrize("name", ["sampling_speed.py", "train_throughput.py"])
+def test_cuda_without_cuda_is_refused_plainly(name, monkeypatch, capsys):
+    module = _load(name, monkeypatch)
+    with pytest.raises(SystemExit) as exit_info:
+        module.main(["--device", "cuda"])
+    assert exit_info.value.code == 2
+    assert re.fullmatch(
+        rf"{name}: error: device 'cuda' was asked for, but torch sees no CUDA GPU.*\n",
+        capsys.readouterr().err,
+    )
+
+
+def test_paper_network_runs_on_cpu_only_when_named(monkeypatch):
+    choose = _load("train_throughput.py", monkeypatch).choose_networks
+    known, cpu, cuda = ["tiny", "small", "paper"], torch.device("cpu"), torch.device("cuda")
+    assert choose(known, None, cpu) == (["tiny", "small"], ["paper"])
+    assert choose(known, ["paper", "tiny", "paper"], cpu) == (["paper", "tiny"], [])
+    assert choose(known, None, cuda) == (known, [])
