@@ -17,6 +17,7 @@ import torch
 
 from dblend import jobs
 from dblend.errors import DblendError
+from dblend.report.html import TrainingCurve
 
 
 def _json(text: str) -> dict:
@@ -122,8 +123,21 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--title", required=True)
     sweep.add_argument("--out", type=Path, required=True)
 
+    loss = commands.add_parser("loss-figure", help="a prior's training and validation loss")
+    loss.add_argument("--loss-csv", type=Path, required=True)
+    loss.add_argument("--title", required=True)
+    loss.add_argument("--out", type=Path, required=True)
+
     report = commands.add_parser("report", help="the self-contained HTML report")
     report.add_argument("--experiment", nargs="+", required=True, metavar="DIR=TITLE")
+    report.add_argument(
+        "--training-curve",
+        nargs=4,
+        action="append",
+        default=[],
+        metavar=("DATASET", "PRIOR", "LOSS_CSV", "FIGURE"),
+        help="a prior the experiments used (repeat for each)",
+    )
     report.add_argument("--out", type=Path, required=True)
 
     describe = commands.add_parser("describe", help="print the metadata of a dblend file")
@@ -184,11 +198,17 @@ def _run(args: argparse.Namespace) -> None:
         jobs.runtime_plot(args.runtime_csv, args.title, args.out)
     elif args.command == "sweep-figure":
         jobs.sweep_plot(args.summary_csv, args.points, args.key, args.title, args.out)
+    elif args.command == "loss-figure":
+        jobs.loss_plot(args.loss_csv, args.title, args.out)
     elif args.command == "report":
         titles = {
             Path(path): text for path, text in _pairs(args.experiment, "--experiment").items()
         }
-        jobs.report(titles, args.out)
+        curves = [
+            TrainingCurve(prior, dataset, Path(loss_csv), Path(figure))
+            for dataset, prior, loss_csv, figure in args.training_curve
+        ]
+        jobs.report(titles, curves, args.out)
     elif args.command == "describe":
         print(jobs.describe(args.path))
 

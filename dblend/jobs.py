@@ -32,8 +32,8 @@ from dblend.physics import make_operator
 from dblend.physics.geometry import geometry_from_dict, task_geometry
 from dblend.physics.simulate import simulate
 from dblend.recon.methods import DIFFUSION_METHODS, reconstruct
-from dblend.report.figures import planes_figure, runtime_figure, sweep_figure
-from dblend.report.html import write_report
+from dblend.report.figures import loss_figure, planes_figure, runtime_figure, sweep_figure
+from dblend.report.html import TrainingCurve, write_report
 from dblend.report.tables import (
     RUNTIME_COLUMNS,
     TABLE_TITLES,
@@ -292,6 +292,11 @@ def sweep_plot(
     sweep_figure(merged, key, title, out)
 
 
-def report(experiments: dict[Path, str], out: Path) -> None:
-    """The self-contained HTML report of every reported experiment."""
-    write_report(experiments, out)
+def loss_plot(loss_csv: Path, title: str, out: Path) -> None:
+    """A prior's training and validation loss curves, from the history its training wrote."""
+    loss_figure(pd.read_csv(loss_csv), title, out)
+
+
+def report(experiments: dict[Path, str], curves: Sequence[TrainingCurve], out: Path) -> None:
+    """The self-contained HTML report of every reported experiment and the priors it used."""
+    write_report(experiments, out, curves)

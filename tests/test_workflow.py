@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -69,12 +71,82 @@ def test_whole_chain_writes_tables_figures_and_report(tiny_run):
     sweep = pd.read_csv(results / "experiments" / "tiny_sweep" / "runtime.csv")
     assert sorted(sweep["nfe"]) == [2, 3], "one swept method per steps value"
     assert (results / "experiments" / "tiny_sweep" / "sweep.png").is_file()
+    for prior in ("patch", "slice"):
+        assert (results / "priors" / "tiny" / f"{prior}.loss.png").read_bytes()[:4] == b"\x89PNG"
     report = (results / "report" / "report.html").read_text()
-    assert report.count("data:image/png;base64,") == 4, "figure, 2 runtime plots, sweep plot"
+    assert report.count("data:image/png;base64,") == 6, "figure, 2 runtimes, sweep, 2 losses"
     assert "DiffusionBlend++ steps=2" in report
+    assert "<h2>Training</h2>" in report
+    for prior in ("patch", "slice"):
+        assert f"Prior {prior} on data set tiny: 6 steps; final training loss" in report
     for rule in ("train", "reconstruct", "simulate", "phantom", "evaluate"):
         assert any((results / "benchmarks" / rule).rglob("*.tsv")), rule
         assert any((results / "logs" / rule).rglob("*.log")), rule
+
+
+SNAKEMAKE_REPORT = {
+    # path: (category, subcategory, text its caption must hold)
+    "results/experiments/tiny/summary.csv": (
+        "Tables",
+        "tiny",
+        "PSNR (dB) and SSIM of each method of experiment Tiny chain (CI), per data set",
+    ),
+    "results/experiments/tiny/tv.csv": ("Tables", "tiny", "Total variation per voxel"),
+    "results/experiments/tiny/runtime.csv": ("Tables", "tiny", "network evaluations (NFE)"),
+    "results/experiments/tiny_sweep/summary.csv": ("Tables", "tiny_sweep", "Tiny steps sweep"),
+    "results/experiments/tiny_sweep/tv.csv": ("Tables", "tiny_sweep", "Tiny steps sweep"),
+    "results/experiments/tiny_sweep/runtime.csv": ("Tables", "tiny_sweep", "Tiny steps sweep"),
+    "results/tables/summary.csv": ("Tables", "all experiments", "(tiny, tiny_sweep)"),
+    "results/tables/metrics.csv": ("Tables", "all experiments", "one row per data set"),
+    "results/experiments/tiny/figures/tiny/sv8/phantom003.png": (
+        "Figures",
+        "tiny",
+        "slices of test volume phantom003 of data set tiny, task sv8, reconstructed by each "
+        "method of experiment Tiny chain (CI)",
+    ),
+    "results/experiments/tiny/runtime.png": ("Figures", "tiny", "experiment Tiny chain (CI)."),
+    "results/experiments/tiny_sweep/runtime.png": ("Figures", "tiny_sweep", "Tiny steps sweep"),
+    "results/experiments/tiny_sweep/sweep.png": (
+        "Figures",
+        "tiny_sweep",
+        "against the swept setting steps in experiment Tiny steps sweep (CI)",
+    ),
+    "results/priors/tiny/patch.loss.png": (
+        "Training",
+        "tiny",
+        "Training loss of prior patch on data set tiny over its 6 steps",
+    ),
+    "results/priors/tiny/slice.loss.png": ("Training", "tiny", "prior slice on data set tiny"),
+}
+
+
+def report_variable(page: str, name: str):
+    """A value Snakemake's HTML report embeds as JSON in `var NAME = ...;`."""
+    match = re.search(rf'^\s*var {name} = ([{{"].*);$', page, re.MULTILINE)
+    assert match, name
+    return json.loads(match.group(1))
+
+
+def text_of(html: str) -> str:
+    return " ".join(re.sub(r"<[^>]+>", "", html).split())
+
+
+@pytest.mark.slow
+def test_snakemake_report_holds_every_table_and_figure_captioned(tiny_run):
+    out = tiny_run / "snakemake_report.html"
+    result = snakemake(tiny_run, "--configfile", str(TINY), "--report", str(out))
+    assert result.returncode == 0, result.stderr[-4000:]
+    page = out.read_text()
+    results = report_variable(page, "results")
+    categories = report_variable(page, "categories")
+    assert set(results) == set(SNAKEMAKE_REPORT)
+    for path, (category, subcategory, caption) in SNAKEMAKE_REPORT.items():
+        assert path in categories[category][subcategory], path
+        assert caption in text_of(results[path]["caption"]), path
+        assert results[path]["data_uri"].startswith("data:"), "embedded, not linked"
+    description = text_of(report_variable(page, "workflow_desc"))
+    assert "tiny: Tiny chain (CI)" in description
+    assert "tiny_sweep: Tiny steps sweep (CI)" in description
 
 
 @pytest.mark.slow

@@ -1,4 +1,5 @@
-"""Figures: three planes per method with error maps and a zoomed inset; runtime; PSNR vs steps.
+"""Figures: three planes per method with error maps and a zoomed inset; runtime; PSNR vs steps;
+training loss curves.
 
 Every figure is written atomically as PNG with the Agg backend (no display needed).
 """
@@ -124,5 +125,33 @@ def sweep_figure(points: pd.DataFrame, key: str, title: str, out: Path) -> None:
     axes[0].set_ylabel("mean PSNR (dB)")
     axes[-1].legend(fontsize=7)
     fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    _save(fig, out)
+
+
+def validation_points(history: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a loss history that carry a validation loss (it is logged less often)."""
+    if "validation_loss" not in history:
+        return history.iloc[:0]
+    return history.dropna(subset=["validation_loss"])
+
+
+def loss_figure(history: pd.DataFrame, title: str, out: Path) -> None:
+    """Training loss per logged step and validation loss where logged, on a log scale.
+
+    The noise-prediction loss falls steeply at first and slowly after; a log axis shows both.
+    """
+    fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    ax.plot(history["step"], history["loss"], marker=".", label="training")
+    validation = validation_points(history)
+    if not validation.empty:
+        ax.plot(validation["step"], validation["validation_loss"], marker="o",
+                label="validation (EMA weights)")  # fmt: skip
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("noise-prediction MSE")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
     fig.tight_layout()
     _save(fig, out)

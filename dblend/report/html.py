@@ -1,16 +1,19 @@
-"""A self-contained HTML report: every experiment's tables and figures, captioned, in one file."""
+"""A self-contained HTML report: every experiment's tables and figures, and the training curves
+of the priors they used, captioned, in one file."""
 
 from __future__ import annotations
 
 import base64
 import html
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from dblend import __version__
 from dblend.io import atomic_path
+from dblend.report.figures import validation_points
 from dblend.report.tables import RUNTIME_COLUMNS, TV_COLUMNS, display, paper_layout
 
 STYLE = """
@@ -64,8 +67,47 @@ def experiment_section(directory: Path, title: str) -> list[str]:
     return parts
 
 
-def write_report(experiments: Mapping[Path, str], out: Path, title: str = "dblend results") -> None:
-    """Write ``out`` with one section per experiment folder (mapped to its title)."""
+@dataclass(frozen=True)
+class TrainingCurve:
+    """A prior trained on one data set: its loss history and the figure drawn from it."""
+
+    prior: str
+    dataset: str
+    loss_csv: Path
+    figure: Path
+
+
+def training_caption(curve: TrainingCurve, history: pd.DataFrame) -> str:
+    """Name the prior and its data, and give the last losses so runs compare without the plot."""
+    last = history.iloc[-1]
+    validation = validation_points(history)
+    final_validation = (
+        f"{validation['validation_loss'].iloc[-1]:.4g}" if not validation.empty else "not logged"
+    )
+    return (
+        f"Prior {curve.prior} on data set {curve.dataset}: {int(last['step'])} steps; final "
+        f"training loss {last['loss']:.4g}, final validation loss {final_validation} "
+        "(noise-prediction MSE, log scale)."
+    )
+
+
+def training_section(curves: Sequence[TrainingCurve]) -> list[str]:
+    """The loss curves of the priors behind the reported reconstructions."""
+    parts = ["<h2>Training</h2>"]
+    for curve in curves:
+        caption = html.escape(training_caption(curve, pd.read_csv(curve.loss_csv)))
+        parts.append(f"<figure>{_image(curve.figure)}<figcaption>{caption}</figcaption></figure>")
+    return parts
+
+
+def write_report(
+    experiments: Mapping[Path, str],
+    out: Path,
+    curves: Sequence[TrainingCurve] = (),
+    title: str = "dblend results",
+) -> None:
+    """Write ``out`` with one section per experiment folder (mapped to its title), then the
+    training curves of their priors (when any method used one)."""
     parts = [
         f"<h1>{html.escape(title)}</h1>",
         f"<p>dblend {__version__}. PSNR (dB) and SSIM are means ± std over test volumes of the "
@@ -73,6 +115,8 @@ def write_report(experiments: Mapping[Path, str], out: Path, title: str = "dblen
     ]
     for directory, experiment_title in experiments.items():
         parts += experiment_section(directory, experiment_title)
+    if curves:
+        parts += training_section(curves)
     page = (
         f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
         f"<style>{STYLE}</style></head><body>{''.join(parts)}</body></html>"

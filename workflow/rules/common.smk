@@ -30,6 +30,7 @@ VOLUME = "results/data/{dataset}/{volume}.h5"
 SINOGRAM = "results/sinograms/{dataset}/{task}/{volume}.h5"
 PRIOR = "results/priors/{dataset}/{prior}.pt"
 PRIOR_LOSS = "results/priors/{dataset}/{prior}.loss.csv"
+PRIOR_LOSS_FIGURE = "results/priors/{dataset}/{prior}.loss.png"
 RECON = "results/recon/{dataset}/{task}/{method}/{volume}.h5"
 METRICS = "results/metrics/{dataset}/{task}/{method}/{volume}.csv"
 EXPERIMENT = "results/experiments/{experiment}"
@@ -47,6 +48,8 @@ SUMMARY_MD = "results/tables/summary.md"
 REPORT = "results/report/report.html"
 LOGS = "results/logs"
 BENCHMARKS = "results/benchmarks"
+CAPTIONS = "../report"
+"""Caption files of `snakemake --report`, relative to these rule files."""
 
 
 def as_json(section):
@@ -145,6 +148,64 @@ def experiment_metrics(wildcards):
     ]
 
 
+def experiment_title(experiment):
+    return config["experiments"][experiment].get("title", experiment)
+
+
+def experiment_priors(experiment):
+    """(dataset, prior) of every prior an experiment's methods sample with (FBP uses none)."""
+    methods = experiment_methods(config, experiment)
+    priors = sorted({method_prior(m) for m in methods} - {None})
+    datasets = config["experiments"][experiment]["datasets"]
+    return [(dataset, prior) for dataset in datasets for prior in priors]
+
+
+def reported_priors():
+    """(dataset, prior) of the priors behind the reported experiments, each once."""
+    pairs = [pair for e in config["run"] for pair in experiment_priors(e)]
+    return list(dict.fromkeys(pairs))
+
+
+def training_curve_arguments():
+    """--training-curve words (data set, prior, loss history, figure) for the HTML report."""
+    return " ".join(
+        shlex.join(
+            [
+                "--training-curve",
+                dataset,
+                prior,
+                PRIOR_LOSS.format(dataset=dataset, prior=prior),
+                PRIOR_LOSS_FIGURE.format(dataset=dataset, prior=prior),
+            ]
+        )
+        for dataset, prior in reported_priors()
+    )
+
+
+def reported_table(path):
+    """An experiment's table, marked and captioned for `snakemake --report`."""
+    name = Path(path).stem
+    return report(
+        path,
+        caption=f"{CAPTIONS}/table_{name}.rst",
+        category="Tables",
+        subcategory="{experiment}",
+        labels={"table": name},
+    )
+
+
+def experiment_table_outputs():
+    """EXPERIMENT_TABLES, with the CSV of each table in TABLE_TITLES marked for the report."""
+    return [
+        (
+            reported_table(path)
+            if path.endswith(".csv") and Path(path).stem in TABLE_TITLES
+            else path
+        )
+        for path in EXPERIMENT_TABLES
+    ]
+
+
 def experiment_labels(experiment):
     methods = experiment_methods(config, experiment)
     return as_json({method: method_label(config, method) for method in methods})
@@ -163,12 +224,16 @@ def experiment_figures(experiment):
 
 
 def experiment_outputs(experiment):
-    """Everything an experiment's named target builds: tables, figures and plots."""
+    """Everything an experiment's named target builds: tables, figures, plots, loss curves."""
     outputs = [t.format(experiment=experiment) for t in EXPERIMENT_TABLES]
     outputs += experiment_figures(experiment)
     outputs.append(EXPERIMENT_RUNTIME.format(experiment=experiment))
     if sweep_points(config, experiment):
         outputs.append(EXPERIMENT_SWEEP.format(experiment=experiment))
+    outputs += [
+        PRIOR_LOSS_FIGURE.format(dataset=d, prior=p)
+        for d, p in experiment_priors(experiment)
+    ]
     return outputs
 
 

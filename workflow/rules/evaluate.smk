@@ -30,7 +30,7 @@ rule experiment_tables:
     input:
         experiment_metrics,
     output:
-        EXPERIMENT_TABLES,
+        experiment_table_outputs(),
     log:
         f"{LOGS}/experiments/{{experiment}}/tables.log",
     benchmark:
@@ -50,8 +50,20 @@ rule combined_tables:
         metrics=expand(f"{EXPERIMENT}/metrics.csv", experiment=config["run"]),
         summaries=expand(f"{EXPERIMENT}/summary.csv", experiment=config["run"]),
     output:
-        table=TABLES,
-        summary=SUMMARY,
+        table=report(
+            TABLES,
+            caption=f"{CAPTIONS}/table_metrics.rst",
+            category="Tables",
+            subcategory="all experiments",
+            labels={"table": "metrics"},
+        ),
+        summary=report(
+            SUMMARY,
+            caption=f"{CAPTIONS}/table_combined_summary.rst",
+            category="Tables",
+            subcategory="all experiments",
+            labels={"table": "summary"},
+        ),
         markdown=SUMMARY_MD,
     log:
         f"{LOGS}/combined_tables.log",

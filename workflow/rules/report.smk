@@ -1,10 +1,13 @@
-# Figures of every experiment, its named target, and the self-contained HTML report.
+# Figures of every experiment and prior, each experiment's named target, and the self-contained
+# HTML report. Figures are also marked for Snakemake's own `snakemake --report`, captioned from
+# workflow/report/.
 
 
 localrules:
     experiment_figure,
     runtime_figure,
     sweep_figure,
+    loss_figure,
     report,
 
 
@@ -13,7 +16,13 @@ rule experiment_figure:
         truth=VOLUME,
         recons=lambda w: list(figure_recons(w).values()),
     output:
-        EXPERIMENT_FIGURE,
+        report(
+            EXPERIMENT_FIGURE,
+            caption=f"{CAPTIONS}/figure_planes.rst",
+            category="Figures",
+            subcategory="{experiment}",
+            labels={"figure": "{dataset} / {task} / {volume}"},
+        ),
     log:
         f"{LOGS}/experiments/{{experiment}}/figure/{{dataset}}/{{task}}/{{volume}}.log",
     benchmark:
@@ -32,7 +41,13 @@ rule runtime_figure:
     input:
         f"{EXPERIMENT}/runtime.csv",
     output:
-        EXPERIMENT_RUNTIME,
+        report(
+            EXPERIMENT_RUNTIME,
+            caption=f"{CAPTIONS}/figure_runtime.rst",
+            category="Figures",
+            subcategory="{experiment}",
+            labels={"figure": "runtime"},
+        ),
     log:
         f"{LOGS}/experiments/{{experiment}}/runtime_figure.log",
     benchmark:
@@ -40,7 +55,7 @@ rule runtime_figure:
     conda:
         CONDA_ENV
     params:
-        title=lambda w: config["experiments"][w.experiment].get("title", w.experiment),
+        title=lambda w: experiment_title(w.experiment),
     shell:
         "dblend runtime-figure --runtime-csv {input} --title {params.title:q} --out {output}"
         " > {log} 2>&1"
@@ -50,7 +65,13 @@ rule sweep_figure:
     input:
         f"{EXPERIMENT}/summary.csv",
     output:
-        EXPERIMENT_SWEEP,
+        report(
+            EXPERIMENT_SWEEP,
+            caption=f"{CAPTIONS}/figure_sweep.rst",
+            category="Figures",
+            subcategory="{experiment}",
+            labels={"figure": "sweep"},
+        ),
     log:
         f"{LOGS}/experiments/{{experiment}}/sweep_figure.log",
     benchmark:
@@ -60,10 +81,34 @@ rule sweep_figure:
     params:
         points=sweep_json,
         key=lambda w: config["experiments"][w.experiment]["sweep"]["key"],
-        title=lambda w: config["experiments"][w.experiment].get("title", w.experiment),
+        title=lambda w: experiment_title(w.experiment),
     shell:
         "dblend sweep-figure --summary-csv {input} --points {params.points:q} --key {params.key}"
         " --title {params.title:q} --out {output} > {log} 2>&1"
+
+
+rule loss_figure:
+    input:
+        PRIOR_LOSS,
+    output:
+        report(
+            PRIOR_LOSS_FIGURE,
+            caption=f"{CAPTIONS}/figure_loss.rst",
+            category="Training",
+            subcategory="{dataset}",
+            labels={"prior": "{prior}"},
+        ),
+    log:
+        f"{LOGS}/loss_figure/{{dataset}}/{{prior}}.log",
+    benchmark:
+        f"{BENCHMARKS}/loss_figure/{{dataset}}/{{prior}}.tsv"
+    conda:
+        CONDA_ENV
+    params:
+        title=lambda w: f"{w.prior} prior on {w.dataset}",
+    shell:
+        "dblend loss-figure --loss-csv {input} --title {params.title:q} --out {output}"
+        " > {log} 2>&1"
 
 
 for _experiment in config["experiments"]:
@@ -78,7 +123,8 @@ for _experiment in config["experiments"]:
 
 rule report:
     input:
-        [experiment_outputs(experiment) for experiment in config["run"]],
+        outputs=[experiment_outputs(experiment) for experiment in config["run"]],
+        losses=[PRIOR_LOSS.format(dataset=d, prior=p) for d, p in reported_priors()],
     output:
         REPORT,
     log:
@@ -89,8 +135,10 @@ rule report:
         CONDA_ENV
     params:
         experiments=shlex.join(
-            f"{EXPERIMENT.format(experiment=e)}={config['experiments'][e].get('title', e)}"
+            f"{EXPERIMENT.format(experiment=e)}={experiment_title(e)}"
             for e in config["run"]
         ),
+        curves=training_curve_arguments(),
     shell:
-        "dblend report --experiment {params.experiments} --out {output} > {log} 2>&1"
+        "dblend report --experiment {params.experiments} {params.curves} --out {output}"
+        " > {log} 2>&1"
