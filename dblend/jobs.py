@@ -43,6 +43,7 @@ from dblend.report.tables import (
     runtime_table,
     sections,
     summary,
+    to_html,
     to_latex,
     to_markdown,
     total_variation_table,
@@ -245,7 +246,7 @@ def experiment_tables(metric_paths: Sequence[Path], labels: dict[str, str], out_
     for name, (table, columns) in tables.items():
         _write_csv(table, out_dir / f"{name}.csv")
         frames = paper_layout(table) if columns is None else display(table, columns)
-        for suffix, render in ((".md", to_markdown), (".tex", to_latex)):
+        for suffix, render in ((".md", to_markdown), (".tex", to_latex), (".html", to_html)):
             with atomic_path(out_dir / f"{name}{suffix}") as tmp:
                 tmp.write_text(sections(frames, render, TABLE_TITLES[name]))
 

@@ -86,16 +86,16 @@ def test_whole_chain_writes_tables_figures_and_report(tiny_run):
 
 SNAKEMAKE_REPORT = {
     # path: (category, subcategory, text its caption must hold)
-    "results/experiments/tiny/summary.csv": (
+    "results/experiments/tiny/summary.html": (
         "Tables",
         "tiny",
         "PSNR (dB) and SSIM of each method of experiment Tiny chain (CI), per data set",
     ),
-    "results/experiments/tiny/tv.csv": ("Tables", "tiny", "Total variation per voxel"),
-    "results/experiments/tiny/runtime.csv": ("Tables", "tiny", "network evaluations (NFE)"),
-    "results/experiments/tiny_sweep/summary.csv": ("Tables", "tiny_sweep", "Tiny steps sweep"),
-    "results/experiments/tiny_sweep/tv.csv": ("Tables", "tiny_sweep", "Tiny steps sweep"),
-    "results/experiments/tiny_sweep/runtime.csv": ("Tables", "tiny_sweep", "Tiny steps sweep"),
+    "results/experiments/tiny/tv.html": ("Tables", "tiny", "Total variation per voxel"),
+    "results/experiments/tiny/runtime.html": ("Tables", "tiny", "network evaluations (NFE)"),
+    "results/experiments/tiny_sweep/summary.html": ("Tables", "tiny_sweep", "Tiny steps sweep"),
+    "results/experiments/tiny_sweep/tv.html": ("Tables", "tiny_sweep", "Tiny steps sweep"),
+    "results/experiments/tiny_sweep/runtime.html": ("Tables", "tiny_sweep", "Tiny steps sweep"),
     "results/tables/summary.csv": ("Tables", "all experiments", "(tiny, tiny_sweep)"),
     "results/tables/metrics.csv": ("Tables", "all experiments", "one row per data set"),
     "results/experiments/tiny/figures/tiny/sv8/phantom003.png": (

@@ -14,7 +14,7 @@ import pandas as pd
 from dblend import __version__
 from dblend.io import atomic_path
 from dblend.report.figures import validation_points
-from dblend.report.tables import RUNTIME_COLUMNS, TV_COLUMNS, display, paper_layout
+from dblend.report.tables import TABLE_TITLES
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1150px; color: #222; }
@@ -45,22 +45,10 @@ def _image(path: Path) -> str:
     return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{encoded}">'
 
 
-def _tables(heading: str, frames: Mapping[tuple[str, str], pd.DataFrame]) -> list[str]:
-    parts = []
-    for (dataset, task), frame in frames.items():
-        parts.append(
-            f"<h3>{html.escape(heading)}: {html.escape(dataset)} / {html.escape(task)}</h3>"
-        )
-        parts.append(frame.to_html(border=0))
-    return parts
-
-
 def experiment_section(directory: Path, title: str) -> list[str]:
     """Tables and figures of one experiment folder (as written by the experiment rules)."""
     parts = [f"<h2>{html.escape(title)}</h2>"]
-    parts += _tables("PSNR (dB) / SSIM", paper_layout(pd.read_csv(directory / "summary.csv")))
-    parts += _tables("Total variation", display(pd.read_csv(directory / "tv.csv"), TV_COLUMNS))
-    parts += _tables("Runtime", display(pd.read_csv(directory / "runtime.csv"), RUNTIME_COLUMNS))
+    parts += [(directory / f"{name}.html").read_text() for name in TABLE_TITLES]
     for path in sorted(directory.rglob("*.png")):
         caption = html.escape(figure_caption(path, directory))
         parts.append(f"<figure>{_image(path)}<figcaption>{caption}</figcaption></figure>")

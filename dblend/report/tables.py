@@ -7,6 +7,7 @@ ground truth's (DDS over-smooths). Runtime: wall seconds and network evaluations
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping
 
 import pandas as pd
@@ -19,7 +20,7 @@ TABLE_TITLES = {
     "tv": "Total variation per voxel (reconstruction vs ground truth)",
     "runtime": "Wall time and network evaluations per volume",
 }
-"""Every table an experiment writes (as .csv, .md and .tex), with its heading."""
+"""Every table an experiment writes (as .csv, .md, .tex and .html), with its heading."""
 TV_COLUMNS = {"tv": "TV", "tv_truth": "TV ground truth", "tv_ratio": "ratio"}
 RUNTIME_COLUMNS = {"seconds_mean": "seconds", "seconds_std": "± std", "nfe": "NFE"}
 
@@ -132,12 +133,19 @@ def to_latex(frame: pd.DataFrame, caption: str, index_name: str = "Method") -> s
     return "\n".join(lines) + "\n"
 
 
+def to_html(frame: pd.DataFrame, heading: str) -> str:
+    """An HTML table of ``frame`` under an ``h3`` heading (for reports)."""
+    return f"<h3>{html.escape(heading)}</h3>\n" + frame.to_html(border=0)
+
+
 def sections(frames: Mapping[tuple[str, str], pd.DataFrame], render, title: str) -> str:
-    """Render each (dataset, task) frame under a heading (Markdown) or as a table (LaTeX)."""
+    """Render each (dataset, task) frame under a heading (Markdown, HTML) or as a LaTeX table."""
     parts = []
     for (dataset, task), frame in frames.items():
         if render is to_latex:
             parts.append(to_latex(frame, f"{title}: {dataset}, {task}"))
+        elif render is to_html:
+            parts.append(to_html(frame, f"{title}: {dataset} / {task}"))
         else:
             parts.append(f"## {title}: {dataset} / {task}\n\n" + to_markdown(frame))
     return "\n".join(parts)

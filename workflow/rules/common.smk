@@ -37,7 +37,7 @@ EXPERIMENT = "results/experiments/{experiment}"
 EXPERIMENT_TABLES = [f"{EXPERIMENT}/metrics.csv"] + [
     f"{EXPERIMENT}/{name}.{suffix}"
     for name in TABLE_TITLES
-    for suffix in ("csv", "md", "tex")
+    for suffix in ("csv", "md", "tex", "html")
 ]
 EXPERIMENT_FIGURE = f"{EXPERIMENT}/figures/{{dataset}}/{{task}}/{{volume}}.png"
 EXPERIMENT_RUNTIME = f"{EXPERIMENT}/runtime.png"
@@ -195,11 +195,12 @@ def reported_table(path):
 
 
 def experiment_table_outputs():
-    """EXPERIMENT_TABLES, with the CSV of each table in TABLE_TITLES marked for the report."""
+    """EXPERIMENT_TABLES, with the HTML of each table in TABLE_TITLES marked for the report
+    (Snakemake's report shows HTML on the page, while it only links CSV files)."""
     return [
         (
             reported_table(path)
-            if path.endswith(".csv") and Path(path).stem in TABLE_TITLES
+            if path.endswith(".html") and Path(path).stem in TABLE_TITLES
             else path
         )
         for path in EXPERIMENT_TABLES
