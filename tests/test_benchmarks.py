@@ -11,9 +11,17 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import smooth_volume
+
+from dblend.config import load
+from dblend.io import write_array
+from dblend.models.prior import PriorSpec
+from dblend.train import train_prior
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 NUMBER = r"\d+(?:\.\d+)?"
+CONFIGS = ("--config", str(BENCHMARKS.parent / "config" / "config.yaml"))
+TINY_CONFIG = BENCHMARKS.parent / "config" / "tiny.yaml"
 
 
 def run_script(name: str, *options: str) -> str:
@@ -96,3 +104,60 @@ def test_paper_network_runs_on_cpu_only_when_named(monkeypatch):
     assert choose(known, None, cpu) == (["tiny", "small"], ["paper"])
     assert choose(known, ["paper", "tiny", "paper"], cpu) == (["paper", "tiny"], [])
     assert choose(known, None, cuda) == (known, [])
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoints(tmp_path_factory) -> dict[str, Path]:
+    """Both priors of the tiny config, trained one step on a 16 x 16 x 9 volume, and the volume."""
+    root = tmp_path_factory.mktemp("denoising")
+    config = load(CONFIGS[1], TINY_CONFIG)
+    volume = smooth_volume(9, 16)
+    paths = {"volume": root / "volume.h5"}
+    write_array(paths["volume"], volume.numpy(), {})
+    for name in ("slice", "patch"):
+        settings = config["priors"][name]
+        spec = PriorSpec.from_config(settings, config["networks"][settings["network"]], 16)
+        paths[name] = root / f"{name}.pt"
+        training = {**settings["training"], "steps": 1, "seed": 0}
+        train_prior(spec, training, [volume], [], paths[name], torch.device("cpu"))
+    return paths
+
+
+def test_prior_denoising_prints_every_prior_and_spacing(tiny_checkpoints):
+    paths = tiny_checkpoints
+    out = run_script(
+        "prior_denoising.py",
+        *(*CONFIGS, "--config", str(TINY_CONFIG)),
+        *("--prior", f"slice={paths['slice']}", "--prior", f"patch={paths['patch']}"),
+        *("--volume", str(paths["volume"]), "--timesteps", "50,500"),
+    )
+    # a spacing-3 triplet reaches 3 slices each way: 9 slices leave 3 centres
+    assert "1 volume(s), 3 slices" in out
+    errors = {
+        (m[1], m[2]): (float(m[3]), float(m[4]))
+        for m in re.finditer(rf"^(slice|patch)\s+(\d)\s+({NUMBER}\S*)\s+({NUMBER}\S*)$", out, re.M)
+    }
+    assert set(errors) == {("slice", "1"), ("patch", "1"), ("patch", "3")}
+    assert all(value > 0 for pair in errors.values() for value in pair)
+    ratio_rows = out.split("ratio to slice (spacing 1)")[1]
+    assert re.search(rf"^patch\s+1\s+{NUMBER}\s+{NUMBER}$", ratio_rows, re.M)
+
+
+def test_prior_denoising_refuses_a_checkpoint_of_another_prior(tiny_checkpoints):
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(BENCHMARKS / "prior_denoising.py"),
+            *CONFIGS,
+            *("--config", str(TINY_CONFIG), "--device", "cpu"),
+            *("--prior", f"slice={tiny_checkpoints['patch']}"),
+            *("--volume", str(tiny_checkpoints["volume"])),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(BENCHMARKS.parent)},
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert "prior_denoising.py: error:" in done.stderr
+    assert "trained for another prior config" in done.stderr and "slices" in done.stderr
