@@ -86,7 +86,7 @@ def _load(name: str, monkeypatch: pytest.MonkeyPatch):
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
-@pytest.mark.parametrize("name", ["sampling_speed.py", "train_throughput.py"])
+@pytest.mark.parametrize("name", ["sampling_speed.py", "train_throughput.py", "cone_operator.py"])
 def test_cuda_without_cuda_is_refused_plainly(name, monkeypatch, capsys):
     module = _load(name, monkeypatch)
     with pytest.raises(SystemExit) as exit_info:
@@ -161,3 +161,15 @@ def test_prior_denoising_refuses_a_checkpoint_of_another_prior(tiny_checkpoints)
     assert done.returncode == 2
     assert "prior_denoising.py: error:" in done.stderr
     assert "trained for another prior config" in done.stderr and "slices" in done.stderr
+
+
+def test_cone_operator_on_cpu_is_refused_before_astras_3d_code():
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "cone_operator.py"), "--device", "cpu"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(BENCHMARKS.parent)},
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "cone_operator.py: error: cone-beam tasks need ASTRA's CUDA projectors" in done.stderr

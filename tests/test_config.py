@@ -18,7 +18,7 @@ def config() -> dict:
     return yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
 
 
-SHIPPED = ["config.yaml", "tiny.yaml", "all_methods.yaml", "paper.yaml", "cone_beam.yaml"]
+SHIPPED = sorted(p.name for p in (ROOT / "config").glob("*.yaml") if p.name != "lidc_series.yaml")
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -29,6 +29,20 @@ def test_shipped_configs_are_valid(name):
     config = load(*paths)
     assert config["methods"]["dds"]["cg_iters"] == 5
     assert set(config["run"]) <= set(config["experiments"])
+
+
+def test_seed_study_replicates_the_demo_priors_and_methods_under_other_names():
+    config = load(ROOT / "config" / "config.yaml", ROOT / "config" / "seed_study.yaml")
+    for copy in "bcd":
+        for prior in ("patch", "slice"):
+            assert config["priors"][f"{prior}_{copy}"] == config["priors"][prior]
+        for method, prior in (("dds", "slice"), ("diffusionblend_pp", "patch")):
+            replica = dict(config["methods"][f"{method}_{copy}"])
+            assert replica.pop("prior") == f"{prior}_{copy}"
+            assert replica.pop("label") == f"{config['methods'][method]['label']} {copy}"
+            assert replica == {
+                k: v for k, v in config["methods"][method].items() if k not in ("prior", "label")
+            }
 
 
 def _schema_keys(node: object) -> set[str]:

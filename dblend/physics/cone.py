@@ -30,6 +30,20 @@ def require_cuda(device: torch.device) -> None:
         raise DeviceError("cone-beam tasks need an ASTRA build with CUDA; this one has none")
 
 
+def astra_geometries(geometry: ConeGeometry) -> tuple[dict, dict]:
+    """ASTRA's volume and cone_vec projection geometries, centred, in in-plane voxel widths."""
+    half_height = geometry.slices * geometry.voxel_height / 2
+    half = geometry.size / 2
+    volume = astra.create_vol_geom(
+        geometry.size, geometry.size, geometry.slices,
+        -half, half, -half, half, -half_height, half_height,
+    )  # fmt: skip
+    projections = astra.create_proj_geom(
+        "cone_vec", geometry.detector_rows, geometry.detector_cols, geometry.vectors()
+    )
+    return volume, projections
+
+
 class ConeBeamOperator:
     """A x for volumes [Z, N, N] -> projections [rows, views, cols] on one CUDA device."""
 
@@ -38,15 +52,7 @@ class ConeBeamOperator:
         require_cuda(self.device)
         astra.set_gpu_index(self.device.index or 0)
         self.geometry = geometry
-        half_height = geometry.slices * geometry.voxel_height / 2
-        half = geometry.size / 2
-        self._vol_geom = astra.create_vol_geom(
-            geometry.size, geometry.size, geometry.slices,
-            -half, half, -half, half, -half_height, half_height,
-        )  # fmt: skip
-        self._proj_geom = astra.create_proj_geom(
-            "cone_vec", geometry.detector_rows, geometry.detector_cols, geometry.vectors()
-        )
+        self._vol_geom, self._proj_geom = astra_geometries(geometry)
         self._projector = astra.create_projector("cuda3d", self._proj_geom, self._vol_geom)
         self._norm: float | None = None
 
@@ -93,7 +99,8 @@ class ConeBeamOperator:
         if window != "ramp":
             raise DeviceError(f"ASTRA's FDK filters with Ram-Lak only; filter {window!r} asked")
         volume = self._buffer(self.image_shape)
-        projections = self._input(y, self.data_shape)
+        # FDK_CUDA filters the linked projections in place: give it a copy, not the caller's data
+        projections = self._input(y, self.data_shape).clone()
         volume_id = astra.data3d.link("-vol", self._vol_geom, volume)
         projections_id = astra.data3d.link("-sino", self._proj_geom, projections)
         config = astra.astra_dict("FDK_CUDA")
