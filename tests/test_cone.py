@@ -15,13 +15,16 @@ import astra
 import numpy as np
 import pytest
 import torch
+from test_sampler import METHODS
 
 from dblend.data.phantoms import thorax_phantom
 from dblend.errors import ConfigError, DeviceError
 from dblend.io import read_array, write_array
 from dblend.metrics import psnr
 from dblend.physics import make_operator
+from dblend.physics.cone import astra_geometries
 from dblend.physics.geometry import cone_geometry, geometry_from_dict, task_geometry
+from dblend.recon.methods import reconstruct
 
 TASK = {
     "kind": "cone_beam", "views": 16, "arc": 360, "source_origin": 120.0,
@@ -108,8 +111,6 @@ def gpu_operator(slices: int = 20, size: int = 64, **task):
 
 @needs_cuda
 def test_gpu_operator_gives_astras_own_numbers_and_is_nearly_adjoint():
-    from dblend.physics.cone import astra_geometries
-
     operator = gpu_operator()
     phantom = thorax_phantom(64, 20, 0)
     projections = operator.forward(torch.from_numpy(phantom).cuda())
@@ -149,10 +150,6 @@ def test_fdk_reconstructs_a_phantom_from_dense_views(arc, views, floor):
 @needs_cuda
 @pytest.mark.parametrize("name", ["dds", "diffusionblend_pp"])
 def test_samplers_run_unchanged_behind_cone_beam(name, slice_prior, patch_prior):
-    from test_sampler import METHODS
-
-    from dblend.recon.methods import reconstruct
-
     method, prior_name = METHODS[name]
     prior = {"slice": slice_prior, "patch": patch_prior}[prior_name]
     operator = gpu_operator(slices=13, size=32, views=16)
