@@ -19,6 +19,7 @@ import argparse
 import statistics
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
 import astra
 import numpy as np
@@ -43,6 +44,7 @@ from dblend.physics.cone import ConeBeamOperator, astra_geometries, require_cuda
 from dblend.physics.geometry import ConeGeometry, cone_geometry
 
 SCRIPT = "cone_operator.py"
+T = TypeVar("T")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -86,14 +88,16 @@ def geometry_of(args: argparse.Namespace) -> ConeGeometry:
     return cone_geometry(task, args.slices, args.size)
 
 
-def median_seconds(call: Callable[[], object], repeats: int, device: torch.device) -> float:
-    call()  # warm-up: plans, kernels and allocator pools
+def timed(call: Callable[[], T], repeats: int, device: torch.device) -> tuple[T, float]:
+    """The warm-up call's result (plans, kernels and allocator pools set up) and the median
+    seconds of ``repeats`` further calls."""
+    result = call()
     seconds = []
     for _ in range(repeats):
         started = clock(device)
         call()
         seconds.append(clock(device) - started)
-    return statistics.median(seconds)
+    return result, statistics.median(seconds)
 
 
 def host_forward_adjoint(
@@ -141,28 +145,26 @@ def main(argv: list[str] | None = None) -> int:
     geometries = astra_geometries(geometry)
 
     reset_peak_gpu(device)
-    projections = operator.forward(volume)
-    ours = (projections, operator.adjoint(projections))
-    theirs = host_forward_adjoint(phantom, geometries)
-    seconds = {
-        "dlpack": median_seconds(
-            lambda: operator.adjoint(operator.forward(volume)), args.repeats, device
-        ),
-        "host": median_seconds(
-            lambda: host_forward_adjoint(phantom, geometries), args.repeats, device
-        ),
-    }
-    fdk_seconds = median_seconds(lambda: operator.fbp(projections), args.repeats, device)
-    fdk = operator.fbp(projections).clamp(0, 1)
+
+    def dlpack_forward_adjoint() -> tuple[torch.Tensor, torch.Tensor]:
+        projections = operator.forward(volume)
+        return projections, operator.adjoint(projections)
+
+    ours, dlpack_seconds = timed(dlpack_forward_adjoint, args.repeats, device)
+    theirs, host_seconds = timed(
+        lambda: host_forward_adjoint(phantom, geometries), args.repeats, device
+    )
+    fdk, fdk_seconds = timed(lambda: operator.fbp(ours[0]), args.repeats, device)
+    fdk_psnr = psnr(phantom, fdk.clamp(0, 1).cpu().numpy())
     mismatch = adjoint_mismatch(operator, args.seed)
     norm_started = clock(device)
     norm = operator.norm
     norm_seconds = clock(device) - norm_started
 
     rows = [
-        ["torch CUDA tensors via DLPack (ConeBeamOperator)", f"{seconds['dlpack']:.4f}"],
+        ["torch CUDA tensors via DLPack (ConeBeamOperator)", f"{dlpack_seconds:.4f}"],
         ["ASTRA NumPy arrays (create_sino3d_gpu + create_backprojection3d_gpu)",
-         f"{seconds['host']:.4f}"],
+         f"{host_seconds:.4f}"],
     ]  # fmt: skip
     print("\n".join(machine_lines(device, args.threads)))
     print(
@@ -182,12 +184,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"adjoint mismatch |<Ax, y> - <x, A^T y>| / |<Ax, y>|: {mismatch:.2e}")
     print(f"||A||_2 by 30 power iterations: {norm:.1f} ({norm_seconds:.2f} s)")
     print(
-        f"FDK: {fdk_seconds:.4f} s/volume, PSNR {psnr(phantom, fdk.cpu().numpy()):.2f} dB "
+        f"FDK: {fdk_seconds:.4f} s/volume, PSNR {fdk_psnr:.2f} dB "
         f"against the phantom ({geometry.n_views} noise-free views)"
     )
     print()
     print("Ratios (this run):")
-    print(f"  DLPack / NumPy arrays (forward + adjoint): {seconds['dlpack'] / seconds['host']:.3f}")
+    print(f"  DLPack / NumPy arrays (forward + adjoint): {dlpack_seconds / host_seconds:.3f}")
     print(
         f"peak GPU {megabytes(peak_gpu_mib(device))} MiB (torch allocations); peak RSS "
         f"{peak_rss_mib():.0f} MiB; wall {time.perf_counter() - started:.1f} s"

@@ -84,6 +84,15 @@ def test_source_inside_the_volume_is_refused():
         cone_geometry({**TASK, "source_origin": 30.0}, slices=8, size=64)
 
 
+def simulate_from_the_cli(volume, device: str, out) -> subprocess.CompletedProcess:
+    """`dblend simulate` of TASK, as a Snakemake job runs it."""
+    command = [
+        sys.executable, "-m", "dblend.cli", "simulate", "--volume", str(volume), "--task",
+        json.dumps(TASK), "--seed", "0", "--device", device, "--out", str(out),
+    ]  # fmt: skip
+    return subprocess.run(command, capture_output=True, text=True, env=os.environ.copy())
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on CPU machines")
 def test_cone_operator_refuses_without_cuda():
     with pytest.raises(DeviceError, match="cone-beam tasks need ASTRA's CUDA projectors"):
@@ -95,11 +104,7 @@ def test_cone_simulation_from_the_cli_fails_cleanly_without_cuda(tmp_path):
     volume = tmp_path / "v.h5"
     write_array(volume, np.zeros((8, 32, 32)), {})
     out = tmp_path / "sino.h5"
-    command = [
-        sys.executable, "-m", "dblend.cli", "simulate", "--volume", str(volume), "--task",
-        json.dumps(TASK), "--seed", "0", "--device", "auto", "--out", str(out),
-    ]  # fmt: skip
-    result = subprocess.run(command, capture_output=True, text=True, env=os.environ.copy())
+    result = simulate_from_the_cli(volume, "auto", out)
     assert result.returncode == 2, result.stderr
     assert "cone-beam tasks need ASTRA's CUDA projectors" in result.stderr
     assert not out.exists() and list(tmp_path.iterdir()) == [volume]
@@ -168,11 +173,7 @@ def test_cone_simulation_from_the_cli_on_a_gpu(tmp_path):
     volume = tmp_path / "v.h5"
     write_array(volume, thorax_phantom(32, 8, 0), {})
     out = tmp_path / "sino.h5"
-    command = [
-        sys.executable, "-m", "dblend.cli", "simulate", "--volume", str(volume), "--task",
-        json.dumps(TASK), "--seed", "0", "--device", "cuda", "--out", str(out),
-    ]  # fmt: skip
-    result = subprocess.run(command, capture_output=True, text=True, env=os.environ.copy())
+    result = simulate_from_the_cli(volume, "cuda", out)
     assert result.returncode == 0, result.stderr
     sinogram, _ = read_array(out)
     geometry = cone_geometry(TASK, slices=8, size=32)
