@@ -13,12 +13,15 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import h5py
 import numpy as np
 
 from dblend.errors import DataFileError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 ARRAY_KEY = "data"
 
@@ -60,6 +63,20 @@ def read_array(path: str | os.PathLike) -> tuple[np.ndarray, dict[str, Any]]:
         array = handle[ARRAY_KEY][()]
         attrs = {key: json.loads(value) for key, value in handle.attrs.items()}
     return array, attrs
+
+
+def read_volume(path: str | os.PathLike) -> np.ndarray:
+    """The array of a volume file, refused unless it is a volume [Z, H, W]."""
+    volume, _ = read_array(path)
+    if volume.ndim != 3:
+        raise DataFileError(f"{path}: expected a volume [Z, H, W], got shape {volume.shape}")
+    return volume
+
+
+def write_csv(frame: pd.DataFrame, path: str | os.PathLike) -> None:
+    """Write a table as CSV atomically, without its index."""
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False)
 
 
 @contextmanager

@@ -75,9 +75,8 @@ def test_dry_run_plans_downloads_preprocessing_and_everything_downstream(
     jobs = Counter(rule for rule, _ in dry_run(tmp_path, offline_env))
     pins = yaml.safe_load((ROOT / paper_config["datasets"]["lidc"]["pins"]).read_text())
     aapm = paper_config["datasets"]["aapm"]["patients"]
-    assert jobs["download_series"] == len(pins["patients"])
-    assert jobs["preprocess_tcia"] == len(pins["patients"])
-    assert jobs["preprocess_local"] == sum(len(ids) for ids in aapm.values())
+    assert jobs["download"] == len(pins["patients"])
+    assert jobs["preprocess"] == len(pins["patients"]) + sum(len(ids) for ids in aapm.values())
     assert jobs["train_prior"] == 2 * 2, "patch and slice prior per data set"
     reconstructions = {
         (dataset, task, method)
@@ -112,7 +111,7 @@ def test_named_target_plans_only_its_own_part(paper_config, offline_env, tmp_pat
     assert len(tables) == 1 and f"results/experiments/{target}/" in tables[0]
     rules = {rule for rule, _ in jobs}
     assert "report" not in rules and "combined_tables" not in rules
-    assert ("download_series" in rules) == ("lidc" in experiment["datasets"])
+    assert ("download" in rules) == ("lidc" in experiment["datasets"])
 
 
 def test_slurm_profile_plans_the_paper_with_gpus_for_training_and_sampling(offline_env, tmp_path):

@@ -21,7 +21,7 @@ def loss_csv(tmp_path: Path, text: str = HISTORY) -> Path:
 
 def test_loss_figure_command_writes_a_png_and_nothing_else(tmp_path):
     out = tmp_path / "figure" / "patch.loss.png"
-    argv = ["loss-figure", "--loss-csv", str(loss_csv(tmp_path)), "--title", "patch", "--out"]
+    argv = ["loss_figure", "--loss-csv", str(loss_csv(tmp_path)), "--title", "patch", "--out"]
     assert main([*argv, str(out)]) == 0
     assert out.read_bytes()[:4] == b"\x89PNG"
     assert [p.name for p in out.parent.iterdir()] == [out.name], "no partial file left behind"
@@ -30,8 +30,9 @@ def test_loss_figure_command_writes_a_png_and_nothing_else(tmp_path):
 def test_caption_gives_steps_and_last_losses():
     curve = TrainingCurve("patch", "demo", Path("unused.csv"), Path("unused.png"))
     caption = training_caption(curve, pd.read_csv(io.StringIO(HISTORY)))
-    assert caption.startswith("Prior patch on data set demo: 6 steps;")
-    assert "final training loss 0.25, final validation loss 0.75 " in caption
+    assert caption.startswith("Training loss of prior <code>patch</code> on data set")
+    assert "over its\n6 steps" in caption
+    assert caption.endswith("Final training loss 0.25, final validation loss 0.75.")
 
 
 def test_caption_says_when_no_validation_loss_was_logged():
@@ -43,10 +44,10 @@ def test_caption_says_when_no_validation_loss_was_logged():
 def test_report_embeds_each_curve_in_a_training_section(tmp_path):
     csv = loss_csv(tmp_path)
     figure = tmp_path / "patch.loss.png"
-    assert main(["loss-figure", "--loss-csv", str(csv), "--title", "t", "--out", str(figure)]) == 0
+    assert main(["loss_figure", "--loss-csv", str(csv), "--title", "t", "--out", str(figure)]) == 0
     out = tmp_path / "report.html"
     write_report({}, out, [TrainingCurve("patch", "demo", csv, figure)])
     page = out.read_text()
     assert "<h2>Training</h2>" in page
     assert page.count("data:image/png;base64,") == 1
-    assert "Prior patch on data set demo: 6 steps" in page
+    assert "prior <code>patch</code> on data set\n<code>demo</code> over its\n6 steps" in page

@@ -68,7 +68,7 @@ def volume_files(tmp_path_factory) -> dict[str, list[Path]]:
 
 def _train_args(files: dict[str, list[Path]], out: Path) -> list[str]:
     return [
-        "train",
+        "train_prior",
         "--prior",
         json.dumps(PRIOR),
         "--network",

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = ROOT / "config" / "tiny.yaml"
+TINY = ROOT / "config" / "test" / "tiny.yaml"
 
 
 def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
@@ -78,8 +78,10 @@ def test_whole_chain_writes_tables_figures_and_report(tiny_run):
     assert "DiffusionBlend++ steps=2" in report
     assert "<h2>Training</h2>" in report
     for prior in ("patch", "slice"):
-        assert f"Prior {prior} on data set tiny: 6 steps; final training loss" in report
-    for rule in ("train", "reconstruct", "simulate", "phantom", "evaluate"):
+        assert (
+            f"prior <code>{prior}</code> on data set\n<code>tiny</code> over its\n6 steps" in report
+        )
+    for rule in ("train_prior", "reconstruct", "simulate", "phantom", "evaluate"):
         assert any((results / "benchmarks" / rule).rglob("*.tsv")), rule
         assert any((results / "logs" / rule).rglob("*.log")), rule
 

@@ -58,7 +58,7 @@ def _with_inset(ax: plt.Axes, image: np.ndarray, window: tuple[int, int, int]) -
         spine.set_edgecolor("yellow")
 
 
-def planes_figure(
+def experiment_figure(
     truth: np.ndarray, reconstructions: Mapping[str, np.ndarray], title: str, out: Path
 ) -> None:
     """For each plane: a row of middle slices (zoomed inset) and a row of |error| maps."""

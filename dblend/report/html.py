@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
+import jinja2
 import pandas as pd
 
 from dblend import __version__
@@ -21,23 +26,36 @@ body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1150px; 
 table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.9em; }
 th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
-figure { margin: 1.5em 0; } img { max-width: 100%; } figcaption { color: #555; }
+figure { margin: 1.5em 0; } img { max-width: 100%; } figcaption, .caption { color: #555; }
 """
-CAPTIONS = {
-    "planes": "Middle axial, coronal and sagittal slices of {name} beside the ground truth, "
-    "each with its PSNR, a zoomed inset of the most detailed region, and the absolute error.",
-    "runtime": "Wall-clock seconds per volume (mean ± std over test volumes) and network "
-    "evaluations (NFE) of each method.",
-    "sweep": "Mean PSNR per plane against the swept setting.",
-}
+CAPTIONS = resources.files("dblend.report") / "captions"
+"""Caption templates shared with `snakemake --report`, which renders them with a ``snakemake``
+object; this report renders the same files with the wildcards and params they name."""
+_RST_MARKUP = (
+    (re.compile(r"``(.+?)``"), r"<code>\1</code>"),
+    (re.compile(r"\*(.+?)\*"), r"<em>\1</em>"),
+)
 
 
-def figure_caption(path: Path, experiment_dir: Path) -> str:
+def caption(name: str, wildcards: Mapping[str, Any] = {}, params: Mapping[str, Any] = {}) -> str:
+    """The caption ``name`` (a .rst template in dblend/report/captions) as HTML."""
+    template = jinja2.Template((CAPTIONS / f"{name}.rst").read_text())
+    context = SimpleNamespace(
+        wildcards=SimpleNamespace(**wildcards), params=SimpleNamespace(**params)
+    )
+    text = html.escape(template.render(snakemake=context).strip())
+    for pattern, replacement in _RST_MARKUP:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def figure_caption(path: Path, experiment_dir: Path, title: str) -> str:
     """What a figure of an experiment shows, from where it sits in the experiment folder."""
-    if path.stem in CAPTIONS:
-        return CAPTIONS[path.stem]
-    name = "/".join(path.relative_to(experiment_dir / "figures").with_suffix("").parts)
-    return CAPTIONS["planes"].format(name=name)
+    if path.stem in ("runtime", "sweep"):
+        return caption(f"figure_{path.stem}", params={"title": title})
+    dataset, task, volume = path.relative_to(experiment_dir / "figures").with_suffix("").parts
+    wildcards = {"dataset": dataset, "task": task, "volume": volume}
+    return caption("figure_planes", wildcards, {"experiment": title})
 
 
 def _image(path: Path) -> str:
@@ -48,10 +66,12 @@ def _image(path: Path) -> str:
 def experiment_section(directory: Path, title: str) -> list[str]:
     """Tables and figures of one experiment folder (as written by the experiment rules)."""
     parts = [f"<h2>{html.escape(title)}</h2>"]
-    parts += [(directory / f"{name}.html").read_text() for name in TABLE_TITLES]
+    for name in TABLE_TITLES:
+        parts.append((directory / f"{name}.html").read_text())
+        parts.append(f"<p class='caption'>{caption(f'table_{name}', params={'title': title})}</p>")
     for path in sorted(directory.rglob("*.png")):
-        caption = html.escape(figure_caption(path, directory))
-        parts.append(f"<figure>{_image(path)}<figcaption>{caption}</figcaption></figure>")
+        text = figure_caption(path, directory, title)
+        parts.append(f"<figure>{_image(path)}<figcaption>{text}</figcaption></figure>")
     return parts
 
 
@@ -66,16 +86,17 @@ class TrainingCurve:
 
 
 def training_caption(curve: TrainingCurve, history: pd.DataFrame) -> str:
-    """Name the prior and its data, and give the last losses so runs compare without the plot."""
+    """The loss figure's caption, then the last losses so runs compare without the plot."""
     last = history.iloc[-1]
     validation = validation_points(history)
     final_validation = (
         f"{validation['validation_loss'].iloc[-1]:.4g}" if not validation.empty else "not logged"
     )
+    wildcards = {"prior": curve.prior, "dataset": curve.dataset}
+    described = caption("figure_loss", wildcards, {"steps": int(last["step"])})
     return (
-        f"Prior {curve.prior} on data set {curve.dataset}: {int(last['step'])} steps; final "
-        f"training loss {last['loss']:.4g}, final validation loss {final_validation} "
-        "(noise-prediction MSE, log scale)."
+        f"{described} Final training loss {last['loss']:.4g}, final validation loss "
+        f"{html.escape(final_validation)}."
     )
 
 
@@ -83,8 +104,8 @@ def training_section(curves: Sequence[TrainingCurve]) -> list[str]:
     """The loss curves of the priors behind the reported reconstructions."""
     parts = ["<h2>Training</h2>"]
     for curve in curves:
-        caption = html.escape(training_caption(curve, pd.read_csv(curve.loss_csv)))
-        parts.append(f"<figure>{_image(curve.figure)}<figcaption>{caption}</figcaption></figure>")
+        text = training_caption(curve, pd.read_csv(curve.loss_csv))
+        parts.append(f"<figure>{_image(curve.figure)}<figcaption>{text}</figcaption></figure>")
     return parts
 
 

@@ -22,8 +22,8 @@ wildcard_constraints:
     series=r"[0-9]+(\.[0-9]+)+",
 
 
-CONDA_ENV = "../../envs/dblend.yaml"
 REPOSITORY = Path(workflow.basedir)
+CONDA_ENV = str(REPOSITORY / "envs" / "dblend.yaml")
 DOWNLOADS = config["download_dir"]
 SERIES_MARKER = f"{DOWNLOADS}/{{collection}}/{{series}}/DOWNLOAD_COMPLETE.json"
 VOLUME = "results/data/{dataset}/{volume}.h5"
@@ -48,8 +48,22 @@ SUMMARY_MD = "results/tables/summary.md"
 REPORT = "results/report/report.html"
 LOGS = "results/logs"
 BENCHMARKS = "results/benchmarks"
-CAPTIONS = "../report"
-"""Caption files of `snakemake --report`, relative to these rule files."""
+CAPTIONS = str(REPOSITORY / "dblend" / "report" / "captions")
+"""Caption templates of `snakemake --report`; the package's HTML report renders the same files."""
+
+
+def logs(stage, wildcards=""):
+    """The log of one job of ``stage``: results/logs/<stage>/<wildcards>.log."""
+    return f"{LOGS}/{stage}/{wildcards}.log" if wildcards else f"{LOGS}/{stage}.log"
+
+
+def benchmarks(stage, wildcards=""):
+    """Time and memory of one job of ``stage``: results/benchmarks/<stage>/<wildcards>.tsv."""
+    return (
+        f"{BENCHMARKS}/{stage}/{wildcards}.tsv"
+        if wildcards
+        else f"{BENCHMARKS}/{stage}.tsv"
+    )
 
 
 def as_json(section):
@@ -93,14 +107,24 @@ def series_marker(wildcards):
     return SERIES_MARKER.format(collection=collection, series=pin.series_uid)
 
 
+def preprocess_inputs(wildcards):
+    """A pinned series' download marker; a local copy is searched by the job itself."""
+    if config["datasets"][wildcards.dataset]["source"] == "tcia":
+        return [series_marker(wildcards)]
+    return []
+
+
 def preprocess_json(wildcards):
     dataset = config["datasets"][wildcards.dataset]
     return as_json(preprocess_settings(dataset, wildcards.volume))
 
 
-def local_copy_arguments(wildcards):
-    """CLI words naming the user's DICOM copy, its manifest and the series-picking text."""
+def series_arguments(wildcards, input):
+    """CLI words naming where the series is: the downloaded series folder, or the user's DICOM
+    copy with its manifest and the series-picking text."""
     dataset = config["datasets"][wildcards.dataset]
+    if dataset["source"] == "tcia":
+        return shlex.join(["--series-dir", str(Path(input[0]).parent)])
     words = ["--local-dir", str(resolve(dataset["local_dir"], Path.cwd()))]
     if dataset["manifest"]:
         words += ["--manifest", str(resolve(dataset["manifest"], Path.cwd()))]
@@ -113,9 +137,9 @@ def volume_paths(dataset, split):
     return expand(VOLUME, dataset=dataset, volume=volumes(dataset, split))
 
 
-def datasets_from(source):
-    """A regex matching the data sets of one source (or nothing, if there are none)."""
-    names = [n for n, d in config["datasets"].items() if d["source"] == source]
+def datasets_from(*sources):
+    """A regex matching the data sets of the given sources (or nothing, if there are none)."""
+    names = [n for n, d in config["datasets"].items() if d["source"] in sources]
     return "|".join(names) if names else "(?!)"
 
 
@@ -239,13 +263,14 @@ def experiment_outputs(experiment):
 
 
 def figure_recons(wildcards):
+    """Reconstruction path -> method label, for each method of the figure's experiment."""
     return {
-        method_label(config, method): RECON.format(
+        RECON.format(
             dataset=wildcards.dataset,
             task=wildcards.task,
             method=method,
             volume=wildcards.volume,
-        )
+        ): method_label(config, method)
         for method in experiment_methods(config, wildcards.experiment)
     }
 

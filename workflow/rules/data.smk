@@ -3,16 +3,16 @@
 
 
 localrules:
-    download_series,
+    download,
 
 
 rule phantom:
     output:
         VOLUME,
     log:
-        f"{LOGS}/phantom/{{dataset}}/{{volume}}.log",
+        logs("phantom", "{dataset}/{volume}"),
     benchmark:
-        f"{BENCHMARKS}/phantom/{{dataset}}/{{volume}}.tsv"
+        benchmarks("phantom", "{dataset}/{volume}")
     wildcard_constraints:
         dataset=datasets_from("embedded"),
     conda:
@@ -26,13 +26,13 @@ rule phantom:
         " --out {output} > {log} 2>&1"
 
 
-rule download_series:
+rule download:
     output:
         SERIES_MARKER,
     log:
-        f"{LOGS}/download/{{collection}}/{{series}}.log",
+        logs("download", "{collection}/{series}"),
     benchmark:
-        f"{BENCHMARKS}/download/{{collection}}/{{series}}.tsv"
+        benchmarks("download", "{collection}/{series}")
     retries: 2
     conda:
         CONDA_ENV
@@ -48,41 +48,22 @@ rule download_series:
         " > {log} 2>&1"
 
 
-rule preprocess_tcia:
+rule preprocess:
     input:
-        series_marker,
+        preprocess_inputs,
     output:
         VOLUME,
     log:
-        f"{LOGS}/preprocess/{{dataset}}/{{volume}}.log",
+        logs("preprocess", "{dataset}/{volume}"),
     benchmark:
-        f"{BENCHMARKS}/preprocess/{{dataset}}/{{volume}}.tsv"
+        benchmarks("preprocess", "{dataset}/{volume}")
     wildcard_constraints:
-        dataset=datasets_from("tcia"),
+        dataset=datasets_from("tcia", "local_dicom"),
     conda:
         CONDA_ENV
     params:
-        series_dir=lambda w, input: Path(input[0]).parent,
+        series=series_arguments,
         settings=preprocess_json,
     shell:
-        "dblend preprocess --series-dir {params.series_dir} --patient {wildcards.volume}"
-        " --settings {params.settings:q} --out {output} > {log} 2>&1"
-
-
-rule preprocess_local:
-    output:
-        VOLUME,
-    log:
-        f"{LOGS}/preprocess/{{dataset}}/{{volume}}.log",
-    benchmark:
-        f"{BENCHMARKS}/preprocess/{{dataset}}/{{volume}}.tsv"
-    wildcard_constraints:
-        dataset=datasets_from("local_dicom"),
-    conda:
-        CONDA_ENV
-    params:
-        local_copy=local_copy_arguments,
-        settings=preprocess_json,
-    shell:
-        "dblend preprocess {params.local_copy} --patient {wildcards.volume}"
+        "dblend preprocess {params.series} --patient {wildcards.volume}"
         " --settings {params.settings:q} --out {output} > {log} 2>&1"

@@ -14,9 +14,9 @@ rule evaluate:
     output:
         METRICS,
     log:
-        f"{LOGS}/evaluate/{{dataset}}/{{task}}/{{method}}/{{volume}}.log",
+        logs("evaluate", "{dataset}/{task}/{method}/{volume}"),
     benchmark:
-        f"{BENCHMARKS}/evaluate/{{dataset}}/{{task}}/{{method}}/{{volume}}.tsv"
+        benchmarks("evaluate", "{dataset}/{task}/{method}/{volume}")
     conda:
         CONDA_ENV
     params:
@@ -32,16 +32,17 @@ rule experiment_tables:
     output:
         experiment_table_outputs(),
     log:
-        f"{LOGS}/experiments/{{experiment}}/tables.log",
+        logs("experiment_tables", "{experiment}"),
     benchmark:
-        f"{BENCHMARKS}/experiments/{{experiment}}/tables.tsv"
+        benchmarks("experiment_tables", "{experiment}")
     conda:
         CONDA_ENV
     params:
         labels=lambda w: experiment_labels(w.experiment),
+        title=lambda w: experiment_title(w.experiment),
         out_dir=lambda w, output: Path(output[0]).parent,
     shell:
-        "dblend experiment-tables --metrics {input} --labels {params.labels:q}"
+        "dblend experiment_tables --metrics {input} --labels {params.labels:q}"
         " --out-dir {params.out_dir} > {log} 2>&1"
 
 
@@ -66,14 +67,14 @@ rule combined_tables:
         ),
         markdown=SUMMARY_MD,
     log:
-        f"{LOGS}/combined_tables.log",
+        logs("combined_tables"),
     benchmark:
-        f"{BENCHMARKS}/combined_tables.tsv"
+        benchmarks("combined_tables")
     conda:
         CONDA_ENV
     params:
         dirs=lambda w, input: [Path(path).parent for path in input.metrics],
         out_dir=lambda w, output: Path(output.table).parent,
     shell:
-        "dblend combined-tables --experiment-dirs {params.dirs} --out-dir {params.out_dir}"
+        "dblend combined_tables --experiment-dirs {params.dirs} --out-dir {params.out_dir}"
         " > {log} 2>&1"

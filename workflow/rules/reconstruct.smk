@@ -7,9 +7,9 @@ rule reconstruct:
     output:
         RECON,
     log:
-        f"{LOGS}/reconstruct/{{dataset}}/{{task}}/{{method}}/{{volume}}.log",
+        logs("reconstruct", "{dataset}/{task}/{method}/{volume}"),
     benchmark:
-        f"{BENCHMARKS}/reconstruct/{{dataset}}/{{task}}/{{method}}/{{volume}}.tsv"
+        benchmarks("reconstruct", "{dataset}/{task}/{method}/{volume}")
     conda:
         CONDA_ENV
     threads: config["threads"]["reconstruct"]

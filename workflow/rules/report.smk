@@ -14,7 +14,7 @@ localrules:
 rule experiment_figure:
     input:
         truth=VOLUME,
-        recons=lambda w: list(figure_recons(w).values()),
+        recons=lambda w: list(figure_recons(w)),
     output:
         report(
             EXPERIMENT_FIGURE,
@@ -24,16 +24,17 @@ rule experiment_figure:
             labels={"figure": "{dataset} / {task} / {volume}"},
         ),
     log:
-        f"{LOGS}/experiments/{{experiment}}/figure/{{dataset}}/{{task}}/{{volume}}.log",
+        logs("experiment_figure", "{experiment}/{dataset}/{task}/{volume}"),
     benchmark:
-        f"{BENCHMARKS}/experiments/{{experiment}}/figure/{{dataset}}/{{task}}/{{volume}}.tsv"
+        benchmarks("experiment_figure", "{experiment}/{dataset}/{task}/{volume}")
     conda:
         CONDA_ENV
     params:
-        recons=lambda w: shlex.join(f"{m}={p}" for m, p in figure_recons(w).items()),
+        recons=lambda w: shlex.join(f"{p}={m}" for p, m in figure_recons(w).items()),
         title=lambda w: f"{w.dataset} / {w.task} / {w.volume}",
+        experiment=lambda w: experiment_title(w.experiment),
     shell:
-        "dblend figure --truth {input.truth} --recon {params.recons} --title {params.title:q}"
+        "dblend experiment_figure --truth {input.truth} --recon {params.recons} --title {params.title:q}"
         " --out {output} > {log} 2>&1"
 
 
@@ -49,15 +50,15 @@ rule runtime_figure:
             labels={"figure": "runtime"},
         ),
     log:
-        f"{LOGS}/experiments/{{experiment}}/runtime_figure.log",
+        logs("runtime_figure", "{experiment}"),
     benchmark:
-        f"{BENCHMARKS}/experiments/{{experiment}}/runtime_figure.tsv"
+        benchmarks("runtime_figure", "{experiment}")
     conda:
         CONDA_ENV
     params:
         title=lambda w: experiment_title(w.experiment),
     shell:
-        "dblend runtime-figure --runtime-csv {input} --title {params.title:q} --out {output}"
+        "dblend runtime_figure --runtime-csv {input} --title {params.title:q} --out {output}"
         " > {log} 2>&1"
 
 
@@ -73,9 +74,9 @@ rule sweep_figure:
             labels={"figure": "sweep"},
         ),
     log:
-        f"{LOGS}/experiments/{{experiment}}/sweep_figure.log",
+        logs("sweep_figure", "{experiment}"),
     benchmark:
-        f"{BENCHMARKS}/experiments/{{experiment}}/sweep_figure.tsv"
+        benchmarks("sweep_figure", "{experiment}")
     conda:
         CONDA_ENV
     params:
@@ -83,7 +84,7 @@ rule sweep_figure:
         key=lambda w: config["experiments"][w.experiment]["sweep"]["key"],
         title=lambda w: experiment_title(w.experiment),
     shell:
-        "dblend sweep-figure --summary-csv {input} --points {params.points:q} --key {params.key}"
+        "dblend sweep_figure --summary-csv {input} --points {params.points:q} --key {params.key}"
         " --title {params.title:q} --out {output} > {log} 2>&1"
 
 
@@ -99,15 +100,16 @@ rule loss_figure:
             labels={"prior": "{prior}"},
         ),
     log:
-        f"{LOGS}/loss_figure/{{dataset}}/{{prior}}.log",
+        logs("loss_figure", "{dataset}/{prior}"),
     benchmark:
-        f"{BENCHMARKS}/loss_figure/{{dataset}}/{{prior}}.tsv"
+        benchmarks("loss_figure", "{dataset}/{prior}")
     conda:
         CONDA_ENV
     params:
         title=lambda w: f"{w.prior} prior on {w.dataset}",
+        steps=lambda w: config["priors"][w.prior]["training"]["steps"],
     shell:
-        "dblend loss-figure --loss-csv {input} --title {params.title:q} --out {output}"
+        "dblend loss_figure --loss-csv {input} --title {params.title:q} --out {output}"
         " > {log} 2>&1"
 
 
@@ -128,9 +130,9 @@ rule report:
     output:
         REPORT,
     log:
-        f"{LOGS}/report.log",
+        logs("report"),
     benchmark:
-        f"{BENCHMARKS}/report.tsv"
+        benchmarks("report")
     conda:
         CONDA_ENV
     params:

@@ -7,9 +7,9 @@ rule simulate:
     output:
         SINOGRAM,
     log:
-        f"{LOGS}/simulate/{{dataset}}/{{task}}/{{volume}}.log",
+        logs("simulate", "{dataset}/{task}/{volume}"),
     benchmark:
-        f"{BENCHMARKS}/simulate/{{dataset}}/{{task}}/{{volume}}.tsv"
+        benchmarks("simulate", "{dataset}/{task}/{volume}")
     conda:
         CONDA_ENV
     params:

@@ -9,9 +9,9 @@ rule train_prior:
         checkpoint=PRIOR,
         loss=PRIOR_LOSS,
     log:
-        f"{LOGS}/train/{{dataset}}/{{prior}}.log",
+        logs("train_prior", "{dataset}/{prior}"),
     benchmark:
-        f"{BENCHMARKS}/train/{{dataset}}/{{prior}}.tsv"
+        benchmarks("train_prior", "{dataset}/{prior}")
     conda:
         CONDA_ENV
     threads: config["threads"]["train"]
@@ -23,7 +23,8 @@ rule train_prior:
         seed=lambda w: seed_of("train", w.dataset, w.prior),
         device=config["device"],
     shell:
-        "dblend --threads {threads} train --prior {params.prior:q} --network {params.network:q}"
+        "dblend --threads {threads} train_prior --prior {params.prior:q}"
+        " --network {params.network:q}"
         " --volumes {input.train} --validation-volumes {input.validation}"
         " --device {params.device} --seed {params.seed}"
         " --out {output.checkpoint} --loss-csv {output.loss} > {log} 2>&1"

@@ -1,0 +1,30 @@
+"""The three-plane comparison figure of one test volume in one experiment."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from dblend.arguments import key_value
+from dblend.io import read_volume
+from dblend.report import figures
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--truth", type=Path, required=True)
+    parser.add_argument(
+        "--recon",
+        type=key_value,
+        nargs="+",
+        required=True,
+        metavar="PATH=LABEL",
+        help="a reconstruction and the method label it is shown under (labels may hold '=')",
+    )
+    parser.add_argument("--title", required=True)
+    parser.add_argument("--out", type=Path, required=True)
+
+
+def experiment_figure(*, truth: Path, recon: list[tuple[str, str]], title: str, out: Path) -> None:
+    """Middle axial, coronal and sagittal slices of every method beside the ground truth."""
+    reconstructions = {label: read_volume(path) for path, label in recon}
+    figures.experiment_figure(read_volume(truth), reconstructions, title, out)

@@ -1,0 +1,57 @@
+"""Train (or resume training) one score prior on a data set's training volumes."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+
+from dblend import train as training_loop
+from dblend.arguments import json_section
+from dblend.device import resolve_device
+from dblend.errors import DataFileError
+from dblend.io import read_volume, write_csv
+from dblend.models.prior import PriorSpec
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--prior", type=json_section, required=True, help="the prior (JSON)")
+    parser.add_argument("--network", type=json_section, required=True, help="its network (JSON)")
+    parser.add_argument("--volumes", type=Path, nargs="+", required=True)
+    parser.add_argument("--validation-volumes", type=Path, nargs="*", default=[])
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--seed", type=int, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--loss-csv", type=Path, required=True)
+
+
+def train_prior(
+    *,
+    prior: dict[str, Any],
+    network: dict[str, Any],
+    volumes: list[Path],
+    validation_volumes: list[Path],
+    device: str,
+    seed: int,
+    out: Path,
+    loss_csv: Path,
+) -> None:
+    """Train a prior on the given volumes; write its checkpoint and loss curve."""
+    training = [torch.from_numpy(read_volume(p)) for p in volumes]
+    validation = [torch.from_numpy(read_volume(p)) for p in validation_volumes]
+    sizes = {tuple(v.shape[1:]) for v in training + validation}
+    if len(sizes) != 1 or len(next(iter(sizes))) != 2 or len(set(next(iter(sizes)))) != 1:
+        raise DataFileError(f"training volumes must share one square slice size, got {sizes}")
+    spec = PriorSpec.from_config(prior, network, image_size=next(iter(sizes))[0])
+    settings = {**prior["training"], "seed": seed}
+    result = training_loop.train_prior(
+        spec, settings, training, validation, out, resolve_device(device)
+    )
+    write_csv(pd.DataFrame(result.history), loss_csv)
+    log.info("trained %s in %.0f s", out, result.seconds)
