@@ -21,7 +21,7 @@ from dblend.train import train_prior
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 NUMBER = r"\d+(?:\.\d+)?"
 CONFIGS = ("--config", str(BENCHMARKS.parent / "config" / "config.yaml"))
-TINY_CONFIG = BENCHMARKS.parent / "config" / "tiny.yaml"
+TINY_CONFIG = BENCHMARKS.parent / "config" / "test" / "tiny.yaml"
 
 
 def run_script(name: str, *options: str) -> str:

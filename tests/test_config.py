@@ -18,7 +18,11 @@ def config() -> dict:
     return yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
 
 
-SHIPPED = sorted(p.name for p in (ROOT / "config").glob("*.yaml") if p.name != "lidc_series.yaml")
+SHIPPED = sorted(
+    str(p.relative_to(ROOT / "config"))
+    for pattern in ("*.yaml", "test/*.yaml")
+    for p in (ROOT / "config").glob(pattern)
+)
 
 
 @pytest.mark.parametrize("name", SHIPPED)

@@ -84,7 +84,7 @@ def profile_run(cluster, tmp_path_factory) -> Run:
     smaller.write_text(yaml.safe_dump(SMALLER))
     result = snakemake(
         *("-s", str(ROOT / "Snakefile"), "-d", str(workdir), "--profile", str(PROFILE)),
-        *("--configfile", str(ROOT / "config" / "tiny.yaml"), str(smaller)),
+        *("--configfile", str(ROOT / "config" / "test" / "tiny.yaml"), str(smaller)),
         # No accounting on this cluster: sacct would never report a job finished.
         *("--slurm-status-command", "squeue", "--slurm-no-account"),
         # The first status check after 6 s rather than 40: these jobs take seconds, not hours.

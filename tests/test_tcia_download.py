@@ -203,7 +203,7 @@ def test_manifest_lists_its_series(tmp_path):
 
 
 def test_pinned_lidc_series_are_well_formed():
-    pins = load_pins(ROOT / "config" / "lidc_series.yaml")
+    pins = load_pins(ROOT / "config" / "pins" / "lidc_series.yaml")
     assert pins.collection == "LIDC-IDRI"
     assert len(pins.split.train) >= 8 and len(pins.split.test) == 1
     uids = [pin.series_uid for pin in pins.patients.values()]

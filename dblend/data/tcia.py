@@ -57,7 +57,7 @@ class PinnedCollection:
 
 
 def load_pins(path: Path) -> PinnedCollection:
-    """Read a pinned series file such as ``config/lidc_series.yaml``."""
+    """Read a pinned series file such as ``config/pins/lidc_series.yaml``."""
     try:
         document = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as err:
