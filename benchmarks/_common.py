@@ -1,16 +1,15 @@
-"""What both benchmark scripts share: config, device, clock, memory readings and tables.
+"""What the benchmark scripts share: config, device, the machine's description and tables.
 
 The scripts are run by path (``python benchmarks/<name>.py``), which puts this folder on
-``sys.path``; the helpers live here so the two scripts measure and print in the same way.
+``sys.path``; the helpers live here so the scripts measure and print in the same way (clock
+and memory readings come from :mod:`dblend.device`, which the pipeline's jobs use too).
 """
 
 from __future__ import annotations
 
 import argparse
 import platform
-import resource
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -65,35 +64,6 @@ def setup(script: str, args: argparse.Namespace) -> tuple[dict[str, Any], torch.
     except DblendError as err:
         fail(script, str(err))
     return config, device
-
-
-def synchronize(device: torch.device) -> None:
-    """Wait for queued GPU work, so that the clock reads finished work only."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def clock(device: torch.device) -> float:
-    """time.perf_counter after the device has finished what it was given."""
-    synchronize(device)
-    return time.perf_counter()
-
-
-def reset_peak_gpu(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-
-
-def peak_gpu_mib(device: torch.device) -> float | None:
-    """torch.cuda.max_memory_allocated since the last reset (MiB); None off CUDA."""
-    if device.type != "cuda":
-        return None
-    return torch.cuda.max_memory_allocated(device) / 2**20
-
-
-def peak_rss_mib() -> float:
-    """This process's peak resident memory so far (Linux reports ru_maxrss in KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def cpu_model() -> str:

@@ -26,20 +26,18 @@ import numpy as np
 import torch
 from _common import (
     add_common_arguments,
-    clock,
     fail,
     machine_lines,
     megabytes,
-    peak_gpu_mib,
-    peak_rss_mib,
-    reset_peak_gpu,
     setup,
     table,
 )
 
 from dblend.data.phantoms import thorax_phantom
+from dblend.device import clock, peak_gpu_mib, peak_rss_mib, reset_peak_gpu
 from dblend.errors import DblendError
 from dblend.metrics import psnr
+from dblend.physics.base import adjointness_test
 from dblend.physics.cone import ConeBeamOperator, astra_geometries, require_cuda
 from dblend.physics.geometry import ConeGeometry, cone_geometry
 
@@ -117,16 +115,6 @@ def relative_difference(ours: torch.Tensor, theirs: np.ndarray) -> float:
     return float((ours - theirs_t).abs().max() / theirs_t.abs().max().clamp_min(1e-30))
 
 
-def adjoint_mismatch(operator: ConeBeamOperator, seed: int) -> float:
-    """|<Ax, y> - <x, A^T y>| / |<Ax, y>| for random nonnegative x and y."""
-    generator = torch.Generator(device=operator.device).manual_seed(seed)
-    x = torch.rand(operator.image_shape, device=operator.device, generator=generator)
-    y = torch.rand(operator.data_shape, device=operator.device, generator=generator)
-    forward = torch.vdot(operator.forward(x).flatten().double(), y.flatten().double())
-    backward = torch.vdot(x.flatten().double(), operator.adjoint(y).flatten().double())
-    return float((forward - backward).abs() / forward.abs())
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     _, device = setup(SCRIPT, args)
@@ -156,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     fdk, fdk_seconds = timed(lambda: operator.fbp(ours[0]), args.repeats, device)
     fdk_psnr = psnr(phantom, fdk.clamp(0, 1).cpu().numpy())
-    mismatch = adjoint_mismatch(operator, args.seed)
+    mismatch = adjointness_test(operator, operator.image_shape, operator.data_shape, args.seed)
     norm_started = clock(device)
     norm = operator.norm
     norm_seconds = clock(device) - norm_started

@@ -36,20 +36,17 @@ import numpy as np
 import torch
 from _common import (
     add_common_arguments,
-    clock,
     count_parameters,
     fail,
     machine_lines,
     megabytes,
-    peak_gpu_mib,
-    peak_rss_mib,
-    reset_peak_gpu,
     setup,
     table,
 )
 
 from dblend.config import method_for_task
 from dblend.data.phantoms import thorax_phantom
+from dblend.device import clock, peak_gpu_mib, peak_rss_mib, reset_peak_gpu
 from dblend.errors import DblendError
 from dblend.models.prior import PriorSpec, ScorePrior
 from dblend.physics.geometry import ParallelGeometry, task_geometry

@@ -1,8 +1,9 @@
-"""Choosing where torch runs, and measuring what a job used there."""
+"""Choosing where torch runs, and measuring what a job (or a benchmark) used there."""
 
 from __future__ import annotations
 
 import resource
+import time
 
 import torch
 
@@ -18,9 +19,40 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def synchronize(device: torch.device) -> None:
+    """Wait for queued GPU work, so that the clock reads finished work only."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def clock(device: torch.device) -> float:
+    """time.perf_counter after the device has finished what it was given."""
+    synchronize(device)
+    return time.perf_counter()
+
+
+def reset_peak_gpu(device: torch.device) -> None:
+    """Start a new peak for :func:`peak_gpu_mib` (nothing to do off CUDA)."""
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def peak_gpu_mib(device: torch.device) -> float | None:
+    """torch.cuda.max_memory_allocated since the last reset (MiB); None off CUDA."""
+    if device.type != "cuda":
+        return None
+    return torch.cuda.max_memory_allocated(device) / 2**20
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident memory so far (Linux reports ru_maxrss in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
 def peak_memory_mb(device: torch.device) -> dict[str, float]:
     """Peak resident memory of this process and, on CUDA, peak allocated GPU memory (MiB)."""
-    usage = {"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}
-    if device.type == "cuda":
-        usage["peak_gpu_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
+    usage = {"peak_rss_mb": peak_rss_mib()}
+    gpu = peak_gpu_mib(device)
+    if gpu is not None:
+        usage["peak_gpu_mb"] = gpu
     return usage
