@@ -1,7 +1,7 @@
 """Every reconstruction method as a config entry: FBP and the diffusion samplers.
 
 The diffusion methods share one loop and differ in the partition of each step and in the
-data-consistency weights (see PAPER.md's table):
+data-consistency weights (config/README.md, `methods.<name>`):
 - dds, dds2d, diffusionmbir: every slice alone through a 1-slice prior;
 - diffusionblend: fixed overlapping adjacent windows, estimates averaged per slice;
 - diffusionblend_pp: adjacent patches tiled from a random offset redrawn each step (or offset 0
