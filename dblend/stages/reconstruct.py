@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import time
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,7 @@ import torch
 
 from dblend import __version__
 from dblend.arguments import json_section
-from dblend.device import peak_memory_mb, resolve_device
+from dblend.device import clock, peak_memory_mb, reset_peak_gpu, resolve_device
 from dblend.errors import DataFileError
 from dblend.io import read_array, write_array
 from dblend.models.checkpoint import load_prior
@@ -63,9 +62,8 @@ def reconstruct(
             raise DataFileError(f"method {method_name} needs a prior checkpoint")
         spec = PriorSpec.from_config(prior, network, image_size=geometry.size)
         score_prior = load_prior(prior_checkpoint, spec, where)
-    if where.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(where)
-    started = time.perf_counter()
+    reset_peak_gpu(where)
+    started = clock(where)
     volume, stats = methods.reconstruct(
         method_name,
         method,
@@ -75,9 +73,7 @@ def reconstruct(
         seed,
         where,
     )
-    if where.type == "cuda":
-        torch.cuda.synchronize(where)
-    seconds = time.perf_counter() - started
+    seconds = clock(where) - started
     attrs = {
         "method": method_name,
         "settings": method,
