@@ -21,9 +21,10 @@ rule evaluate:
         CONDA_ENV
     params:
         labels=lambda w: as_json(dict(w)),
+        evaluation=as_json(config["evaluation"]),
     shell:
         "dblend evaluate --truth {input.truth} --recon {input.recon} --labels {params.labels:q}"
-        " --out {output} > {log} 2>&1"
+        " --evaluation {params.evaluation:q} --out {output} > {log} 2>&1"
 
 
 rule experiment_tables:
