@@ -41,6 +41,7 @@ rule experiment_tables:
     params:
         labels=lambda w: experiment_labels(w.experiment),
         title=lambda w: experiment_title(w.experiment),
+        convention=config["evaluation"]["convention"],
         out_dir=lambda w, output: Path(output[0]).parent,
     shell:
         "dblend experiment_tables --metrics {input} --labels {params.labels:q}"
