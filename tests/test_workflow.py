@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -51,16 +52,31 @@ def test_whole_chain_writes_tables_figures_and_report(tiny_run):
         "method",
         "volume",
         "plane",
+        "convention",
         "psnr",
         "ssim",
+        "slices_scored",
+        "slices",
+        "volume_psnr",
+        "volume_ssim",
         "seconds",
     }
     swept = {"diffusionblend_pp_steps_2", "diffusionblend_pp_steps_3"}
     assert set(table["method"]) == {"fbp", "dds", "diffusionblend_pp", *swept}
     assert len(table) == 5 * 3, "5 methods x 3 planes x 1 test volume"
-    assert table[["psnr", "ssim"]].notna().all().all()
+    assert set(table["convention"]) == {"anatomy"}
+    for column in ("psnr", "volume_psnr"):
+        assert table[column].between(5.0, 60.0).all(), table[column].describe()
+    for column in ("ssim", "volume_ssim"):
+        assert table[column].between(0.0, 1.0).all(), table[column].describe()
+    assert (table["slices_scored"].between(1, table["slices"])).all()
+    summary = pd.read_csv(results / "tables" / "summary.csv")
+    numbers = summary.select_dtypes("number").to_numpy()
+    assert numbers.size and np.isfinite(numbers).all()
     assert (table.loc[table.method.isin(["dds", "diffusionblend_pp"]), "nfe"] == 3).all()
-    assert "| DiffusionBlend++ |" in (results / "tables" / "summary.md").read_text()
+    summary_md = (results / "tables" / "summary.md").read_text()
+    assert "| DiffusionBlend++ |" in summary_md
+    assert "Convention anatomy: PSNR and SSIM averaged over the slices that hold" in summary_md
     experiment = results / "experiments" / "tiny"
     figure = experiment / "figures" / "tiny" / "sv8" / "phantom003.png"
     assert figure.read_bytes()[:4] == b"\x89PNG"
@@ -98,7 +114,12 @@ SNAKEMAKE_REPORT = {
     "results/experiments/tiny_sweep/summary.html": ("Tables", "tiny_sweep", "Tiny steps sweep"),
     "results/experiments/tiny_sweep/tv.html": ("Tables", "tiny_sweep", "Tiny steps sweep"),
     "results/experiments/tiny_sweep/runtime.html": ("Tables", "tiny_sweep", "Tiny steps sweep"),
-    "results/tables/summary.csv": ("Tables", "all experiments", "(tiny, tiny_sweep)"),
+    "results/tables/summary.csv": (
+        "Tables",
+        "all experiments",
+        "(tiny, tiny_sweep) in one table: mean and std over test volumes, scored under "
+        "convention anatomy",
+    ),
     "results/tables/metrics.csv": ("Tables", "all experiments", "one row per data set"),
     "results/experiments/tiny/figures/tiny/sv8/phantom003.png": (
         "Figures",

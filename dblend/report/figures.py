@@ -110,7 +110,8 @@ def runtime_figure(runtime: pd.DataFrame, title: str, out: Path) -> None:
 
 
 def sweep_figure(points: pd.DataFrame, key: str, title: str, out: Path) -> None:
-    """Mean PSNR per plane against the swept key, one line per method and plane."""
+    """Mean PSNR per plane against the swept key, one line per method and plane (``points``: rows
+    of a summary table, which name their scoring convention)."""
     fig, axes = plt.subplots(1, len(PLANES), figsize=(11, 3.4), sharey=True)
     for ax, plane in zip(axes, PLANES, strict=True):
         block = points[points["plane"] == plane]
@@ -122,7 +123,7 @@ def sweep_figure(points: pd.DataFrame, key: str, title: str, out: Path) -> None:
         if pd.api.types.is_bool_dtype(points["value"]):
             ax.set_xticks([0, 1], ["off", "on"])
         ax.grid(alpha=0.3)
-    axes[0].set_ylabel("mean PSNR (dB)")
+    axes[0].set_ylabel(f"mean PSNR (dB), convention {points['convention'].iloc[0]}")
     axes[-1].legend(fontsize=7)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()

@@ -19,7 +19,7 @@ import pandas as pd
 from dblend import __version__
 from dblend.io import atomic_path
 from dblend.report.figures import validation_points
-from dblend.report.tables import TABLE_TITLES
+from dblend.report.tables import TABLE_TITLES, convention_of
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1150px; color: #222; }
@@ -66,9 +66,10 @@ def _image(path: Path) -> str:
 def experiment_section(directory: Path, title: str) -> list[str]:
     """Tables and figures of one experiment folder (as written by the experiment rules)."""
     parts = [f"<h2>{html.escape(title)}</h2>"]
+    params = {"title": title, "convention": convention_of(pd.read_csv(directory / "summary.csv"))}
     for name in TABLE_TITLES:
         parts.append((directory / f"{name}.html").read_text())
-        parts.append(f"<p class='caption'>{caption(f'table_{name}', params={'title': title})}</p>")
+        parts.append(f"<p class='caption'>{caption(f'table_{name}', params=params)}</p>")
     for path in sorted(directory.rglob("*.png")):
         text = figure_caption(path, directory, title)
         parts.append(f"<figure>{_image(path)}<figcaption>{text}</figcaption></figure>")
@@ -119,8 +120,9 @@ def write_report(
     training curves of their priors (when any method used one)."""
     parts = [
         f"<h1>{html.escape(title)}</h1>",
-        f"<p>dblend {__version__}. PSNR (dB) and SSIM are means ± std over test volumes of the "
-        "per-slice values in each viewing plane, with data range 1.</p>",
+        f"<p>dblend {__version__}. PSNR (dB) and SSIM are means ± std over test volumes, per "
+        "viewing plane and of the whole volume; each table states the convention that scored "
+        "it and how many slices of each plane it counted.</p>",
     ]
     for directory, experiment_title in experiments.items():
         parts += experiment_section(directory, experiment_title)

@@ -1,28 +1,68 @@
 """Tables of the long-format metrics in the paper's layout, as CSV, Markdown and LaTeX.
 
-PSNR/SSIM: mean +- std over test volumes, per plane (axial, coronal, sagittal), one table per
-data set and task with methods as rows. Total variation: each method's mean TV beside the
-ground truth's (DDS over-smooths). Runtime: wall seconds and network evaluations per volume.
+PSNR/SSIM: mean +- std over test volumes, per plane (axial, coronal, sagittal) with the slices
+each plane was scored on, and of the whole volume; one table per data set and task with methods
+as rows, saying which scoring convention made it. Total variation: each method's mean TV beside
+the ground truth's (DDS over-smooths). Runtime: wall seconds and network evaluations per volume.
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from dblend.metrics import PLANES
+from dblend.errors import DataFileError
+from dblend.metrics import PLANES, convention_note
 
 KEYS = ["dataset", "task", "method"]
 TABLE_TITLES = {
-    "summary": "PSNR / SSIM per plane (mean ± std over test volumes)",
+    "summary": "PSNR / SSIM per plane and per volume (mean ± std over test volumes)",
     "tv": "Total variation per voxel (reconstruction vs ground truth)",
     "runtime": "Wall time and network evaluations per volume",
 }
 """Every table an experiment writes (as .csv, .md, .tex and .html), with its heading."""
 TV_COLUMNS = {"tv": "TV", "tv_truth": "TV ground truth", "tv_ratio": "ratio"}
 RUNTIME_COLUMNS = {"seconds_mean": "seconds", "seconds_std": "± std", "nfe": "NFE"}
+SLICES_NOTE = "'slices': slices scored of all slices in the plane, summed over the test volumes."
+METRIC_COLUMNS = [
+    "psnr", "ssim", "slices_scored", "slices", "volume_psnr", "volume_ssim", "seconds", "nfe",
+    "tv", "tv_truth",
+]  # fmt: skip
+"""The numbers every metrics file must hold, finite, beside its labels and convention."""
+
+
+def read_metrics(paths: Sequence[Path]) -> pd.DataFrame:
+    """The metrics files of an experiment as one frame; refuses a file with a missing column or
+    a value that is not finite, naming it (an old file: evaluate it again)."""
+    frames = []
+    for path in paths:
+        frame = pd.read_csv(path)
+        missing = [c for c in ["convention", *METRIC_COLUMNS] if c not in frame.columns]
+        if missing:
+            raise DataFileError(f"{path}: no column {missing[0]!r}; evaluate it again")
+        values = frame[METRIC_COLUMNS].to_numpy(dtype=np.float64)
+        bad = int((~np.isfinite(values)).sum())
+        if bad:
+            raise DataFileError(f"{path}: {bad} values are NaN or infinite; evaluate it again")
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def convention_of(metrics: pd.DataFrame) -> str:
+    """The one scoring convention behind ``metrics`` (tables never mix two)."""
+    conventions = sorted(set(metrics["convention"]))
+    if len(conventions) != 1:
+        raise DataFileError(f"metrics scored under conventions {conventions}; evaluate them again")
+    return conventions[0]
+
+
+def summary_note(convention: str) -> str:
+    """What a summary table's numbers are: its convention and its slice counts."""
+    return f"{convention_note(convention)} {SLICES_NOTE}"
 
 
 def _ordered(frame: pd.DataFrame, labels: Mapping[str, str]) -> pd.DataFrame:
@@ -34,24 +74,33 @@ def _ordered(frame: pd.DataFrame, labels: Mapping[str, str]) -> pd.DataFrame:
 
 
 def summary(metrics: pd.DataFrame, labels: Mapping[str, str]) -> pd.DataFrame:
-    """One row per (dataset, task, method, plane): mean and std of PSNR and SSIM."""
+    """One row per (dataset, task, method, plane): mean and std of PSNR and SSIM, the slices
+    scored and in all (summed over volumes), and the whole-volume PSNR and SSIM."""
     table = (
-        metrics.groupby([*KEYS, "plane"], sort=False)
+        metrics.groupby([*KEYS, "plane", "convention"], sort=False)
         .agg(
             psnr_mean=("psnr", "mean"),
             psnr_std=("psnr", "std"),
             ssim_mean=("ssim", "mean"),
             ssim_std=("ssim", "std"),
+            slices_scored=("slices_scored", "sum"),
+            slices=("slices", "sum"),
+            volume_psnr_mean=("volume_psnr", "mean"),
+            volume_psnr_std=("volume_psnr", "std"),
+            volume_ssim_mean=("volume_ssim", "mean"),
+            volume_ssim_std=("volume_ssim", "std"),
             volumes=("volume", "nunique"),
         )
         .reset_index()
     )
-    table[["psnr_std", "ssim_std"]] = table[["psnr_std", "ssim_std"]].fillna(0.0)
+    spread = [column for column in table.columns if column.endswith("_std")]
+    table[spread] = table[spread].fillna(0.0)
     return _ordered(table, labels).reset_index(drop=True)
 
 
 def paper_layout(summary_table: pd.DataFrame) -> dict[tuple[str, str], pd.DataFrame]:
-    """Per (dataset, task): method labels as rows, '<plane> PSNR' / '<plane> SSIM' as text."""
+    """Per (dataset, task): method labels as rows; '<plane> PSNR' / '<plane> SSIM' as text, the
+    slices scored of all ('<plane> slices'), then 'volume PSNR' / 'volume SSIM'."""
     layouts = {}
     for (dataset, task), block in summary_table.groupby(["dataset", "task"], sort=False):
         rows = {}
@@ -60,12 +109,21 @@ def paper_layout(summary_table: pd.DataFrame) -> dict[tuple[str, str], pd.DataFr
             for plane in PLANES:
                 row = per_method[per_method["plane"] == plane]
                 if not row.empty:
-                    row = row.iloc[0]
-                    cells[f"{plane} PSNR"] = f"{row.psnr_mean:.2f} ± {row.psnr_std:.2f}"
-                    cells[f"{plane} SSIM"] = f"{row.ssim_mean:.3f} ± {row.ssim_std:.3f}"
+                    cells.update(_plane_cells(plane, row.iloc[0]))
+            first = per_method.iloc[0]
+            cells["volume PSNR"] = f"{first.volume_psnr_mean:.2f} ± {first.volume_psnr_std:.2f}"
+            cells["volume SSIM"] = f"{first.volume_ssim_mean:.3f} ± {first.volume_ssim_std:.3f}"
             rows[label] = cells
         layouts[(dataset, task)] = pd.DataFrame.from_dict(rows, orient="index")
     return layouts
+
+
+def _plane_cells(plane: str, row: pd.Series) -> dict[str, str]:
+    return {
+        f"{plane} PSNR": f"{row.psnr_mean:.2f} ± {row.psnr_std:.2f}",
+        f"{plane} SSIM": f"{row.ssim_mean:.3f} ± {row.ssim_std:.3f}",
+        f"{plane} slices": f"{row.slices_scored}/{row.slices}",
+    }
 
 
 def total_variation_table(metrics: pd.DataFrame, labels: Mapping[str, str]) -> pd.DataFrame:
@@ -133,19 +191,24 @@ def to_latex(frame: pd.DataFrame, caption: str, index_name: str = "Method") -> s
     return "\n".join(lines) + "\n"
 
 
-def to_html(frame: pd.DataFrame, heading: str) -> str:
-    """An HTML table of ``frame`` under an ``h3`` heading (for reports)."""
-    return f"<h3>{html.escape(heading)}</h3>\n" + frame.to_html(border=0)
+def to_html(frame: pd.DataFrame, heading: str, note: str = "") -> str:
+    """An HTML table of ``frame`` under an ``h3`` heading and a ``note`` paragraph (reports)."""
+    paragraph = f"<p>{html.escape(note)}</p>\n" if note else ""
+    return f"<h3>{html.escape(heading)}</h3>\n{paragraph}" + frame.to_html(border=0)
 
 
-def sections(frames: Mapping[tuple[str, str], pd.DataFrame], render, title: str) -> str:
-    """Render each (dataset, task) frame under a heading (Markdown, HTML) or as a LaTeX table."""
+def sections(
+    frames: Mapping[tuple[str, str], pd.DataFrame], render, title: str, note: str = ""
+) -> str:
+    """Render each (dataset, task) frame under a heading (Markdown, HTML) or as a LaTeX table;
+    ``note`` (what the numbers are) follows each heading, or ends each caption."""
     parts = []
     for (dataset, task), frame in frames.items():
         if render is to_latex:
-            parts.append(to_latex(frame, f"{title}: {dataset}, {task}"))
+            parts.append(to_latex(frame, f"{title}: {dataset}, {task}. {note}".strip()))
         elif render is to_html:
-            parts.append(to_html(frame, f"{title}: {dataset} / {task}"))
+            parts.append(to_html(frame, f"{title}: {dataset} / {task}", note))
         else:
-            parts.append(f"## {title}: {dataset} / {task}\n\n" + to_markdown(frame))
+            paragraph = f"{note}\n\n" if note else ""
+            parts.append(f"## {title}: {dataset} / {task}\n\n{paragraph}" + to_markdown(frame))
     return "\n".join(parts)

@@ -5,19 +5,20 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import pandas as pd
-
 from dblend.arguments import json_section
 from dblend.io import atomic_path, write_csv
 from dblend.report.tables import (
     RUNTIME_COLUMNS,
     TABLE_TITLES,
     TV_COLUMNS,
+    convention_of,
     display,
     paper_layout,
+    read_metrics,
     runtime_table,
     sections,
     summary,
+    summary_note,
     to_html,
     to_latex,
     to_markdown,
@@ -35,16 +36,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def experiment_tables(*, metrics: list[Path], labels: dict[str, str], out_dir: Path) -> None:
     """An experiment's long-format metrics and its summary, TV and runtime tables."""
-    rows = pd.concat([pd.read_csv(p) for p in metrics], ignore_index=True)
+    rows = read_metrics(metrics)
     tables = {
-        "summary": (summary(rows, labels), None),
-        "tv": (total_variation_table(rows, labels), TV_COLUMNS),
-        "runtime": (runtime_table(rows, labels), RUNTIME_COLUMNS),
+        "summary": (summary(rows, labels), None, summary_note(convention_of(rows))),
+        "tv": (total_variation_table(rows, labels), TV_COLUMNS, ""),
+        "runtime": (runtime_table(rows, labels), RUNTIME_COLUMNS, ""),
     }
     write_csv(rows, out_dir / "metrics.csv")
-    for name, (table, columns) in tables.items():
+    for name, (table, columns, note) in tables.items():
         write_csv(table, out_dir / f"{name}.csv")
         frames = paper_layout(table) if columns is None else display(table, columns)
         for suffix, render in ((".md", to_markdown), (".tex", to_latex), (".html", to_html)):
             with atomic_path(out_dir / f"{name}{suffix}") as tmp:
-                tmp.write_text(sections(frames, render, TABLE_TITLES[name]))
+                tmp.write_text(sections(frames, render, TABLE_TITLES[name], note))

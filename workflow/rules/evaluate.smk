@@ -21,9 +21,10 @@ rule evaluate:
         CONDA_ENV
     params:
         labels=lambda w: as_json(dict(w)),
+        evaluation=as_json(config["evaluation"]),
     shell:
         "dblend evaluate --truth {input.truth} --recon {input.recon} --labels {params.labels:q}"
-        " --out {output} > {log} 2>&1"
+        " --evaluation {params.evaluation:q} --out {output} > {log} 2>&1"
 
 
 rule experiment_tables:
@@ -40,6 +41,7 @@ rule experiment_tables:
     params:
         labels=lambda w: experiment_labels(w.experiment),
         title=lambda w: experiment_title(w.experiment),
+        convention=config["evaluation"]["convention"],
         out_dir=lambda w, output: Path(output[0]).parent,
     shell:
         "dblend experiment_tables --metrics {input} --labels {params.labels:q}"
