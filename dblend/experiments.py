@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dblend.errors import ConfigError
+from dblend.recon.kinds import kind_of
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ def expand_sweeps(config: dict[str, Any]) -> None:
     for experiment in config["experiments"]:
         for point in sweep_points(config, experiment):
             base = config["methods"][point.method]
-            if point.key not in base and point.key != "steps":
+            if point.key not in kind_of(base).keys:
                 raise ConfigError(
                     f"config key experiments.{experiment}.sweep.key: method {point.method} "
                     f"({base['kind']}) has no key {point.key!r}"

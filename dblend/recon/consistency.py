@@ -7,7 +7,8 @@ tuned to its own, differently scaled operator and are re-tuned for this one in c
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import torch
 
@@ -93,3 +94,26 @@ class AdmmTvZ:
         self.z = shrink(dx + self.u, self.lam / self.rho)
         self.u = self.u + dx - self.z
         return x
+
+
+ConsistencyStep = Callable[
+    [Mapping[str, Any], Operator, torch.Tensor], tuple[AdmmTvZ, dict[str, float]]
+]
+"""(method settings, operator, sinogram) -> the step and the weights it uses (normalised)."""
+
+
+def _admm_tv_z(
+    settings: Mapping[str, Any], operator: Operator, sinogram: torch.Tensor
+) -> tuple[AdmmTvZ, dict[str, float]]:
+    weights = {"rho": float(settings["rho"]), "lam": float(settings["lam"])}
+    step = AdmmTvZ(operator, sinogram, weights["rho"], weights["lam"], settings["cg_iters"])
+    return step, weights
+
+
+def _data_cg(
+    settings: Mapping[str, Any], operator: Operator, sinogram: torch.Tensor
+) -> tuple[AdmmTvZ, dict[str, float]]:
+    return AdmmTvZ(operator, sinogram, 0.0, 0.0, settings["cg_iters"]), {}
+
+
+CONSISTENCY_STEPS: dict[str, ConsistencyStep] = {"admm_tv_z": _admm_tv_z, "data_cg": _data_cg}

@@ -8,11 +8,20 @@ estimate for DiffusionBlend++ and the baselines and an average for DiffusionBlen
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
 import torch
 
 from dblend.models.prior import ScorePrior
 from dblend.recon.partitions import Patch
+
+
+class Denoiser(Protocol):
+    """What a sampler needs of a prior: epsilon for a volume under a partition, and a count."""
+
+    patch_evaluations: int
+
+    def epsilon(self, x_t: torch.Tensor, t: int, patches: Sequence[Patch]) -> torch.Tensor: ...
 
 
 class VolumeDenoiser:
