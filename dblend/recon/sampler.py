@@ -101,7 +101,9 @@ def ddim_with_consistency(run: SamplingRun, eta: float) -> tuple[torch.Tensor, S
 
 
 def predictor_corrector(run: SamplingRun, snr: float) -> tuple[torch.Tensor, SamplerStats]:
-    """DiffusionMBIR on the VP prior: ancestral predictor, Langevin corrector, ADMM-TV-z.
+    """DiffusionMBIR on the VP prior: per step an ancestral predictor, a Langevin corrector and
+    then one ADMM-TV-z update, as its public code does; the last step returns the data-consistent
+    Tweedie estimate (2 steps - 1 network evaluations in all).
 
     DiffusionMBIR enforces consistency on the noisy sample itself (its VE-SDE sample is x0 plus
     noise); on the VP prior the equivalent is x_t / sqrt(abar_t), rescaled after the update.
@@ -124,7 +126,6 @@ def predictor_corrector(run: SamplingRun, snr: float) -> tuple[torch.Tensor, Sam
             x = _to_network(run.consistency(_to_unit(x0)))
             break
         x = ancestral_step(x, x0, abar, abar_prev, run.randn())
-        x = enforce(x, abar_prev)
         eps = run.epsilon(x, t_prev, index)
         stats.nfe += 1
         x = langevin_step(x, eps, abar_prev, abar / abar_prev, snr, run.randn())
