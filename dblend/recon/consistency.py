@@ -1,8 +1,8 @@
 """Data consistency: conjugate gradient on the normal equations and ADMM with TV along z.
 
 The operator is normalised by its spectral norm (A / ||A||, y / ||A||), so the weights rho and
-lambda mean the same for every geometry, view count and image size; the paper's values were
-tuned to its own, differently scaled operator and are re-tuned for this one in config.
+lambda mean the same for every geometry, view count and image size; ``dblend.recon.units``
+converts the paper's values, given for the public code's differently scaled operator.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 import torch
 
 from dblend.physics.base import Operator
+from dblend.recon.units import normalised_weights
 
 Linear = Callable[[torch.Tensor], torch.Tensor]
 Inner = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -129,7 +130,7 @@ ConsistencyStep = Callable[
 def _admm_tv_z(
     settings: Mapping[str, Any], operator: Operator, sinogram: torch.Tensor
 ) -> tuple[AdmmTvZ, dict[str, float]]:
-    weights = {"rho": float(settings["rho"]), "lam": float(settings["lam"])}
+    weights = normalised_weights(settings, operator)
     step = AdmmTvZ(operator, sinogram, weights["rho"], weights["lam"], settings["cg_iters"])
     return step, weights
 

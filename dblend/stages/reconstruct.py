@@ -83,6 +83,7 @@ def reconstruct(
         "seconds": seconds,
         "nfe": stats.nfe,
         "patch_evaluations": stats.patch_evaluations,
+        "data_weights": stats.weights,
         "device": str(where),
         **peak_memory_mb(where),
         "version": __version__,

@@ -21,7 +21,7 @@ Settings = Mapping[str, Any]
 
 DIFFUSION_KEYS = ("label", "prior", "steps", "eta", "cg_iters", "batch_size")
 """Keys every diffusion kind takes; their schema is stated once, in ``$defs.method_keys``."""
-TV_KEYS = ("rho", "lam")
+TV_KEYS = ("rho", "lam", "weights")
 """Keys of the kinds whose data consistency is ADMM with TV along z."""
 
 
