@@ -148,7 +148,8 @@ def _check_references(config: dict[str, Any]) -> None:
 
 
 def _check_prior_fits(config: dict[str, Any], method: dict[str, Any], where: str) -> None:
-    """Refuse a method whose prior's slices or spacings cannot serve it, before any job runs."""
+    """Refuse a method whose prior's slices or spacings cannot serve it (a patch method on a
+    1-slice prior, a window stride beyond the patch), before any job runs."""
     prior = config["priors"].get(method.get("prior"))
     if prior is None:
         return

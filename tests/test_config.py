@@ -86,6 +86,18 @@ def test_the_method_schema_has_one_branch_per_kind_from_the_registry():
     assert branches["dds"]["properties"]["cg_iters"]["default"] == 5
 
 
+def test_windows_further_apart_than_the_patch_are_refused_before_any_job(config):
+    config["methods"]["diffusionblend"]["window_stride"] = 4
+    with pytest.raises(ConfigError, match=r"methods\.diffusionblend: .*window_stride 4 exceeds"):
+        validate(config)
+
+
+def test_a_task_override_that_leaves_slices_without_windows_is_refused(config):
+    config["tasks"]["sv8"]["method_overrides"] = {"diffusionblend": {"window_stride": 5}}
+    with pytest.raises(ConfigError, match=r"tasks\.sv8\.method_overrides\.diffusionblend"):
+        validate(config)
+
+
 def test_a_prior_that_cannot_serve_its_method_is_refused_before_any_job(config):
     config["methods"]["diffusionblend_pp"]["prior"] = "slice"
     with pytest.raises(ConfigError, match=r"methods\.diffusionblend_pp: .*multi-slice prior"):

@@ -60,3 +60,13 @@ def test_single_slices_and_too_thin_volumes():
     assert kept_counts(single_slices(5)) == Counter(range(5))
     with pytest.raises(ValueError, match="thinner"):
         adjacent_tiling(2, 3, 0)
+
+
+@pytest.mark.parametrize("stride", [1, 2, 3])
+def test_windows_with_any_allowed_stride_cover_every_slice(stride):
+    assert set(kept_counts(sliding_windows(20, 3, stride))) == set(range(20))
+
+
+def test_windows_further_apart_than_the_patch_are_refused():
+    with pytest.raises(ValueError, match="stride of 4"):
+        sliding_windows(20, 3, 4)

@@ -87,8 +87,13 @@ def jump_tiling(depth: int, slices: int, spacing: int) -> list[Patch]:
 
 
 def sliding_windows(depth: int, slices: int, stride: int) -> list[Patch]:
-    """Overlapping adjacent windows every ``stride`` slices; every slice keeps every estimate."""
+    """Overlapping adjacent windows every ``stride`` slices; every slice keeps every estimate.
+
+    A stride beyond the window would leave the slices between two windows without an estimate.
+    """
     _check_depth(depth, slices)
+    if not 1 <= stride <= slices:
+        raise ValueError(f"a window stride of {stride} must lie in [1, {slices}] (the window)")
     starts = list(range(0, depth - slices + 1, stride))
     if starts[-1] != depth - slices:
         starts.append(depth - slices)
