@@ -172,5 +172,5 @@ def test_sweeps_become_methods_of_their_own(config):
     }  # fmt: skip
     validate(config)
     assert config["methods"]["dds_steps_10"]["steps"] == 10
-    assert config["methods"]["dds_steps_20"]["label"] == "DDS steps=20"
+    assert config["methods"]["dds_steps_20"]["label"] == "DDS (tuned) steps=20"
     assert config["methods"]["dds_steps_20"]["rho"] == config["methods"]["dds"]["rho"]
