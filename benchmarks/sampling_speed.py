@@ -57,7 +57,7 @@ from dblend.recon.denoise import VolumeDenoiser
 from dblend.recon.methods import reconstruct
 
 SCRIPT = "sampling_speed.py"
-BLEND, BASELINE = "diffusionblend_pp", "dds"  # config method names compared
+BLEND, BASELINE = "diffusionblend_pp_paper", "dds_paper"  # config method names compared
 PARTS = ("network", "consistency")
 
 

@@ -2,7 +2,9 @@
 
 One JSON schema (``dblend/schemas/config.schema.yaml``) checks every run before any job starts,
 whether Snakemake or the CLI loads the config; errors name the key path and what was expected.
-Defaults written in the schema are filled in, so every job sees fully specified sections.
+Defaults written in the schema are filled in, so every job sees fully specified sections. The
+schema of a method entry is assembled from the registry of method kinds (``dblend.recon.kinds``)
+and the shared method keys the schema file states once.
 """
 
 from __future__ import annotations
@@ -19,14 +21,45 @@ import yaml
 
 from dblend.errors import ConfigError
 from dblend.experiments import expand_sweeps
+from dblend.recon.kinds import KINDS, kind_of
 
 SCHEMA_PATH = resources.files("dblend") / "schemas" / "config.schema.yaml"
 
 
-def _schema() -> dict[str, Any]:
-    """The schema with every local ``$ref`` inlined, so defaults sit where they apply."""
-    schema = yaml.safe_load(SCHEMA_PATH.read_text())
-    definitions = schema.pop("$defs")
+def _method_schema(shared: Mapping[str, Any], description: str) -> dict[str, Any]:
+    """``$defs.method``: one branch per registered kind, of its shared and its own keys."""
+    branches = []
+    for kind in KINDS.values():
+        properties: dict[str, Any] = {"kind": True}
+        for key, overlay in kind.keys.items():
+            properties[key] = {**shared[key], **overlay} if key in shared else dict(overlay)
+        branches.append(
+            {
+                "if": {"required": ["kind"], "properties": {"kind": {"const": kind.name}}},
+                "then": {
+                    "additionalProperties": False,
+                    "required": list(kind.required),
+                    "properties": properties,
+                },
+            }
+        )
+    return {
+        "type": "object",
+        "description": description,
+        "required": ["kind"],
+        "properties": {"kind": {"enum": list(KINDS)}},
+        "allOf": branches,
+    }
+
+
+def schema() -> dict[str, Any]:
+    """The full schema, method kinds included, with every local ``$ref`` inlined, so defaults
+    sit where they apply."""
+    loaded = yaml.safe_load(SCHEMA_PATH.read_text())
+    definitions = loaded.pop("$defs")
+    definitions["method"] = _method_schema(
+        definitions["method_keys"]["properties"], definitions["method"]["description"]
+    )
 
     def inline(node: Any) -> Any:
         if isinstance(node, dict):
@@ -39,7 +72,7 @@ def _schema() -> dict[str, Any]:
             return [inline(item) for item in node]
         return node
 
-    return {**inline(schema), "$defs": inline(definitions)}
+    return {**inline(loaded), "$defs": inline(definitions)}
 
 
 def _with_defaults(validator_class: type) -> type:
@@ -70,9 +103,9 @@ def _message(error: jsonschema.ValidationError) -> str:
 
 def validate(config: dict[str, Any], where: str = "config") -> dict[str, Any]:
     """Validate ``config`` in place (filling defaults) and check its cross-references."""
-    schema = _schema()
-    validator_class = _with_defaults(jsonschema.validators.validator_for(schema))
-    validator = validator_class(schema)
+    full = schema()
+    validator_class = _with_defaults(jsonschema.validators.validator_for(full))
+    validator = validator_class(full)
     errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
     if errors:
         raise ConfigError(f"{where}: " + "\n".join(_message(e) for e in errors[:5]))
@@ -80,7 +113,7 @@ def validate(config: dict[str, Any], where: str = "config") -> dict[str, Any]:
     before = set(config["methods"])
     expand_sweeps(config)
     for name in sorted(set(config["methods"]) - before):
-        _check_method(config["methods"][name], f"swept method {name}")
+        _check_method(config, config["methods"][name], f"swept method {name}")
     return config
 
 
@@ -99,6 +132,7 @@ def _check_references(config: dict[str, Any]) -> None:
     for name, method in config["methods"].items():
         if "prior" in method:
             _require([method["prior"]], config["priors"], f"methods.{name}.prior", "priors")
+        _check_prior_fits(config, method, f"methods.{name}")
     for name, experiment in config["experiments"].items():
         where = f"experiments.{name}"
         _require(experiment["datasets"], config["datasets"], f"{where}.datasets", "datasets")
@@ -113,12 +147,30 @@ def _check_references(config: dict[str, Any]) -> None:
             method_for_task(config, method_name, task_name)
 
 
-def _check_method(settings: dict[str, Any], where: str) -> None:
-    schema = _schema()["$defs"]["method"]
-    validator = _with_defaults(jsonschema.validators.validator_for(schema))(schema)
+def _check_prior_fits(config: dict[str, Any], method: dict[str, Any], where: str) -> None:
+    """Refuse a method whose prior's slices or spacings cannot serve it (a patch method on a
+    1-slice prior, a window stride beyond the patch), before any job runs."""
+    prior = config["priors"].get(method.get("prior"))
+    if prior is None:
+        return
+    problems = kind_of(method).problems(method, prior["slices"], prior["spacings"])
+    if problems:
+        raise ConfigError(f"{where}: {method['kind']} with prior {method['prior']!r} {problems[0]}")
+
+
+def complete_method(settings: dict[str, Any], where: str = "method") -> dict[str, Any]:
+    """Validate one method entry against its kind's keys, filling its defaults (in place)."""
+    method_schema = schema()["$defs"]["method"]
+    validator = _with_defaults(jsonschema.validators.validator_for(method_schema))(method_schema)
     errors = list(validator.iter_errors(settings))
     if errors:
         raise ConfigError(f"{where}: " + _message(errors[0]))
+    return settings
+
+
+def _check_method(config: dict[str, Any], settings: dict[str, Any], where: str) -> None:
+    complete_method(settings, where)
+    _check_prior_fits(config, settings, where)
 
 
 def method_for_task(config: dict[str, Any], method: str, task: str) -> dict[str, Any]:
@@ -126,7 +178,7 @@ def method_for_task(config: dict[str, Any], method: str, task: str) -> dict[str,
     overrides = config["tasks"][task].get("method_overrides", {}).get(method, {})
     merged = {**config["methods"][method], **overrides}
     where = f"tasks.{task}.method_overrides.{method} (merged with methods.{method})"
-    _check_method(merged, where)
+    _check_method(config, merged, where)
     return merged
 
 

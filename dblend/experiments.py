@@ -4,7 +4,8 @@ An experiment is one table (or one figure) of the paper: `table_sparse_view`,
 `ablation_jump_frequency`, `nfe_sweep`... It may sweep one method key over values (the number of
 steps, the jump frequency); each swept value becomes a method of its own, named
 ``<method>_<key>_<value>``, added to the config's methods so every later stage treats it like
-any other method and reuses reconstructions shared between experiments.
+any other method and reuses reconstructions shared between experiments. An experiment scores
+the test volumes, or, as a tuning target (``split: validation``), the validation volumes only.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dblend.errors import ConfigError
+from dblend.recon.kinds import kind_of
 
 
 @dataclass(frozen=True)
@@ -55,13 +57,18 @@ def expand_sweeps(config: dict[str, Any]) -> None:
     for experiment in config["experiments"]:
         for point in sweep_points(config, experiment):
             base = config["methods"][point.method]
-            if point.key not in base and point.key != "steps":
+            if point.key not in kind_of(base).keys:
                 raise ConfigError(
                     f"config key experiments.{experiment}.sweep.key: method {point.method} "
                     f"({base['kind']}) has no key {point.key!r}"
                 )
             label = f"{base.get('label') or point.method} {point.key}={display_value(point.value)}"
             config["methods"][point.name] = {**base, point.key: point.value, "label": label}
+
+
+def is_tuning(config: dict[str, Any], experiment: str) -> bool:
+    """Whether an experiment is a tuning target: a sweep scored on the validation volumes."""
+    return config["experiments"][experiment]["split"] == "validation"
 
 
 def experiment_methods(config: dict[str, Any], experiment: str) -> list[str]:

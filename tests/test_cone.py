@@ -15,7 +15,7 @@ import astra
 import numpy as np
 import pytest
 import torch
-from test_sampler import METHODS
+from test_sampler import settings_of
 
 from dblend.data.phantoms import thorax_phantom
 from dblend.errors import ConfigError, DeviceError
@@ -25,6 +25,7 @@ from dblend.physics import make_operator
 from dblend.physics.base import adjointness_test
 from dblend.physics.cone import astra_geometries
 from dblend.physics.geometry import cone_geometry, geometry_from_dict, task_geometry
+from dblend.recon.kinds import KINDS
 from dblend.recon.methods import reconstruct
 
 TASK = {
@@ -152,8 +153,9 @@ def test_fdk_reconstructs_a_phantom_from_dense_views(arc, views, floor):
 @needs_cuda
 @pytest.mark.parametrize("name", ["dds", "diffusionblend_pp"])
 def test_samplers_run_unchanged_behind_cone_beam(name, slice_prior, patch_prior):
-    method, prior_name = METHODS[name]
-    prior = {"slice": slice_prior, "patch": patch_prior}[prior_name]
+    kind = KINDS[name]
+    method = settings_of(kind)
+    prior = patch_prior if kind.prior.multi_slice else slice_prior
     operator = gpu_operator(slices=13, size=32, views=16)
     sinogram = operator.forward(torch.from_numpy(thorax_phantom(32, 13, 2)).cuda())
     device = torch.device("cuda")

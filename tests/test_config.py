@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dblend.config import deep_merge, load, method_for_task, validate
+from dblend.config import deep_merge, load, method_for_task, schema, validate
 from dblend.errors import ConfigError
+from dblend.recon.kinds import KINDS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -60,10 +61,47 @@ def _schema_keys(node: object) -> set[str]:
 
 
 def test_config_readme_documents_every_schema_key():
-    schema = yaml.safe_load((ROOT / "dblend" / "schemas" / "config.schema.yaml").read_text())
     readme = (ROOT / "config" / "README.md").read_text()
-    undocumented = sorted(key for key in _schema_keys(schema) if f"`{key}`" not in readme)
+    undocumented = sorted(key for key in _schema_keys(schema()) if f"`{key}`" not in readme)
     assert not undocumented, f"config/README.md does not mention {undocumented}"
+
+
+def test_config_readme_has_a_row_for_every_method_kind():
+    readme = (ROOT / "config" / "README.md").read_text()
+    missing = sorted(name for name in KINDS if f"\n| `{name}` |" not in readme)
+    assert not missing, f"config/README.md's table of kinds lacks {missing}"
+
+
+def test_the_method_schema_has_one_branch_per_kind_from_the_registry():
+    method = schema()["$defs"]["method"]
+    assert method["properties"]["kind"]["enum"] == list(KINDS)
+    branches = {b["if"]["properties"]["kind"]["const"]: b["then"] for b in method["allOf"]}
+    assert set(branches) == set(KINDS)
+    for name, kind in KINDS.items():
+        assert set(branches[name]["properties"]) == {"kind", *kind.keys}, name
+        assert branches[name]["required"] == list(kind.required), name
+    shared = schema()["$defs"]["method_keys"]["properties"]
+    assert branches["dds"]["properties"]["steps"] == shared["steps"], "stated once, shared"
+    assert branches["diffusionmbir"]["properties"]["cg_iters"]["default"] == 1
+    assert branches["dds"]["properties"]["cg_iters"]["default"] == 5
+
+
+def test_windows_further_apart_than_the_patch_are_refused_before_any_job(config):
+    config["methods"]["diffusionblend"]["window_stride"] = 4
+    with pytest.raises(ConfigError, match=r"methods\.diffusionblend: .*window_stride 4 exceeds"):
+        validate(config)
+
+
+def test_a_task_override_that_leaves_slices_without_windows_is_refused(config):
+    config["tasks"]["sv8"]["method_overrides"] = {"diffusionblend": {"window_stride": 5}}
+    with pytest.raises(ConfigError, match=r"tasks\.sv8\.method_overrides\.diffusionblend"):
+        validate(config)
+
+
+def test_a_prior_that_cannot_serve_its_method_is_refused_before_any_job(config):
+    config["methods"]["diffusionblend_pp"]["prior"] = "slice"
+    with pytest.raises(ConfigError, match=r"methods\.diffusionblend_pp: .*multi-slice prior"):
+        validate(config)
 
 
 def test_defaults_are_filled(config):
@@ -134,5 +172,5 @@ def test_sweeps_become_methods_of_their_own(config):
     }  # fmt: skip
     validate(config)
     assert config["methods"]["dds_steps_10"]["steps"] == 10
-    assert config["methods"]["dds_steps_20"]["label"] == "DDS steps=20"
+    assert config["methods"]["dds_steps_20"]["label"] == "DDS (tuned) steps=20"
     assert config["methods"]["dds_steps_20"]["rho"] == config["methods"]["dds"]["rho"]

@@ -17,8 +17,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dblend.config import deep_merge, validate
+from dblend.config import deep_merge, method_for_task, validate
 from dblend.experiments import experiment_methods
+from dblend.physics.geometry import parallel_geometry
+from dblend.physics.parallel import ParallelBeamOperator
+from dblend.recon.units import normalised_weights
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER = ROOT / "config" / "paper.yaml"
@@ -125,3 +128,46 @@ def test_slurm_profile_plans_the_paper_with_gpus_for_training_and_sampling(offli
     for rule, body in JOB.findall(log):
         resources = re.search(r"^    resources: (.*)$", body, re.MULTILINE).group(1)
         assert ("gpu=1" in resources) == (rule in {"train_prior", "reconstruct"}), rule
+
+
+PUBLISHED = {
+    # method: (rho, lambda sparse view, lambda limited angle), in the public code's units
+    "dds_paper": (10.0, 0.04, 0.4),
+    "diffusionmbir": (10.0, 0.04, 0.04),
+    "diffusionblend": (1e-3, 5e-5, 5e-5),
+    "diffusionblend_pp_paper": (1e-3, 5e-5, 5e-5),
+}
+CONVERTED_SV8 = {  # at 256 x 256 with 8 views: c^2 = pi / 16 ||A||^2 = 390
+    "dds_paper": (0.0256, 1.03e-4),
+    "diffusionmbir": (0.0256, 1.03e-4),
+    "diffusionblend": (2.56e-6, 1.28e-7),
+    "diffusionblend_pp_paper": (2.56e-6, 1.28e-7),
+}
+
+
+def test_every_table_runs_the_papers_own_weights(paper_config):
+    tables = ("table_sparse_view", "table_limited_angle")
+    methods = {m for t in tables for m in paper_config["experiments"][t]["methods"]}
+    with_tv = {m for m in methods if "rho" in paper_config["methods"][m]}
+    assert with_tv == set(PUBLISHED)
+    for method, (rho, lam_sv, lam_la) in PUBLISHED.items():
+        for task, lam in (("sv8", lam_sv), ("sv6", lam_sv), ("sv4", lam_sv), ("la90", lam_la)):
+            settings = method_for_task(paper_config, method, task)
+            assert (settings["weights"], settings["rho"], settings["lam"]) == ("paper", rho, lam)
+    for name in paper_config["run"]:
+        for method in experiment_methods(paper_config, name):
+            assert paper_config["methods"][method].get("weights", "paper") == "paper", method
+
+
+def test_paper_weights_convert_to_the_expected_values_at_256_and_8_views(paper_config):
+    aapm = paper_config["datasets"]["aapm"]["preprocess"]["size"]
+    operator = ParallelBeamOperator(parallel_geometry(paper_config["tasks"]["sv8"], aapm))
+    for method, (rho, lam) in CONVERTED_SV8.items():
+        weights = normalised_weights(method_for_task(paper_config, method, "sv8"), operator)
+        assert weights["rho"] == pytest.approx(rho, rel=0.01), method
+        assert weights["lam"] == pytest.approx(lam, rel=0.01), method
+
+
+def test_diffusionmbir_runs_the_papers_2000_steps(paper_config):
+    settings = paper_config["methods"]["diffusionmbir"]
+    assert settings["steps"] == 2000 and settings["snr"] == 0.16 and settings["cg_iters"] == 1

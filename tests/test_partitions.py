@@ -5,8 +5,15 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
+import torch
 
-from dblend.recon.partitions import adjacent_tiling, jump_tiling, single_slices, sliding_windows
+from dblend.recon.partitions import (
+    PARTITION_RULES,
+    adjacent_tiling,
+    jump_tiling,
+    single_slices,
+    sliding_windows,
+)
 
 
 def kept_counts(patches) -> Counter:
@@ -60,3 +67,92 @@ def test_single_slices_and_too_thin_volumes():
     assert kept_counts(single_slices(5)) == Counter(range(5))
     with pytest.raises(ValueError, match="thinner"):
         adjacent_tiling(2, 3, 0)
+
+
+PAPER_DEPTHS = [504, 261]  # the paper's AAPM (L067) and LIDC test volumes
+
+
+def holders(patches) -> dict[int, tuple[tuple[int, ...], int]]:
+    """slice -> (the patch whose estimate it keeps, that patch's spacing)."""
+    return {
+        s: (p.slices, p.spacing)
+        for p in patches
+        for s, keep in zip(p.slices, p.keep, strict=True)
+        if keep
+    }
+
+
+def paper_adjacent(z: int, depth: int, offset: int) -> tuple[int, ...]:
+    """The paper's adjacent triplet of slice z: triplets tiled from ``offset``; slices before
+    the first go to the head triplet (0, 1, 2), slices after the last whole one to the tail."""
+    last = offset + 3 * ((depth - offset) // 3 - 1)
+    if z < offset:
+        return (0, 1, 2)
+    if z > last + 2:
+        return (depth - 3, depth - 2, depth - 1)
+    start = offset + 3 * ((z - offset) // 3)
+    return (start, start + 1, start + 2)
+
+
+def paper_jump(z: int) -> tuple[int, ...]:
+    """The paper's jump triplet of slice z: blocks of 9, each 3 interleaved stride-3 triplets."""
+    block, j = divmod(z, 9)
+    return tuple(9 * block + j % 3 + 3 * i for i in range(3))
+
+
+@pytest.mark.parametrize("depth", PAPER_DEPTHS)
+@pytest.mark.parametrize("offset", [0, 1, 2])
+def test_adjacent_tiling_is_the_papers_at_its_depths(depth, offset):
+    expected = {z: (paper_adjacent(z, depth, offset), 1) for z in range(depth)}
+    assert holders(adjacent_tiling(depth, 3, offset)) == expected
+
+
+@pytest.mark.parametrize("depth", PAPER_DEPTHS)
+def test_jump_tiling_is_the_papers_at_its_depths(depth):
+    assert depth % 9 == 0, "both paper depths are whole blocks of 9"
+    expected = {z: (paper_jump(z), 3) for z in range(depth)}
+    assert holders(jump_tiling(depth, 3, 3)) == expected
+
+
+def blend_pp_steps(depth: int, steps: int, **settings) -> list[list]:
+    rule = PARTITION_RULES["adjacent_and_jump"]
+    keys = {"jump_every": 2, "jump_spacing": 3, "adjacent_shift": True, **settings}
+    partition, generator = rule(keys, 3), torch.Generator().manual_seed(0)
+    return [partition(index, depth, generator) for index in range(steps)]
+
+
+@pytest.mark.parametrize("depth", PAPER_DEPTHS)
+@pytest.mark.parametrize(("every", "pattern"), [(2, "aj"), (3, "aaj"), (1, "j"), (0, "a")])
+def test_jump_and_adjacent_steps_alternate(depth, every, pattern):
+    steps = blend_pp_steps(depth, 12, jump_every=every)
+    kinds = "".join("j" if {p.spacing for p in step} == {3} else "a" for step in steps)
+    assert kinds == (pattern * 12)[:12]
+    for step, kind in zip(steps, kinds, strict=True):
+        offset = step[0].slices[0]  # tiled triplets come first
+        paper = {
+            z: (paper_jump(z), 3) if kind == "j" else (paper_adjacent(z, depth, offset), 1)
+            for z in range(depth)
+        }
+        assert holders(step) == paper
+
+
+@pytest.mark.parametrize("depth", PAPER_DEPTHS)
+def test_adjacent_steps_redraw_their_offset(depth):
+    steps = blend_pp_steps(depth, 40, jump_every=0)
+    offsets = [step[0].slices[0] for step in steps]  # tiled triplets come first
+    assert set(offsets) == {0, 1, 2}
+    for step, offset in zip(steps, offsets, strict=True):
+        expected = {z: (paper_adjacent(z, depth, offset), 1) for z in range(depth)}
+        assert holders(step) == expected
+    fixed = blend_pp_steps(depth, 6, jump_every=0, adjacent_shift=False)
+    assert {step[0].slices[0] for step in fixed} == {0}
+
+
+@pytest.mark.parametrize("stride", [1, 2, 3])
+def test_windows_with_any_allowed_stride_cover_every_slice(stride):
+    assert set(kept_counts(sliding_windows(20, 3, stride))) == set(range(20))
+
+
+def test_windows_further_apart_than_the_patch_are_refused():
+    with pytest.raises(ValueError, match="stride of 4"):
+        sliding_windows(20, 3, 4)

@@ -1,43 +1,67 @@
-"""Every method runs through the one sampler loop on a tiny volume, batched and reproducibly."""
+"""Every registered method kind runs through its sampler on a tiny volume, batched and
+reproducibly; the settings come from the registry's own keys and defaults, so a new kind is
+tested here without new test code."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
+from dblend.config import complete_method
 from dblend.errors import ConfigError
-from dblend.recon.methods import reconstruct
+from dblend.recon.consistency import CONSISTENCY_STEPS
+from dblend.recon.kinds import KINDS
+from dblend.recon.kinds.base import AnalyticKind, DiffusionKind, MethodKind
+from dblend.recon.methods import ANALYTIC, reconstruct
+from dblend.recon.partitions import PARTITION_RULES
+from dblend.recon.sampler import SAMPLERS
 
-COMMON = {"steps": 4, "eta": 0.85, "cg_iters": 3, "batch_size": 5}
-TV = {"rho": 0.01, "lam": 1e-4}
-METHODS = {
-    "fbp": ({"kind": "fbp", "filter": "ramp"}, None),
-    "dds": ({"kind": "dds", **COMMON, **TV}, "slice"),
-    "dds2d": ({"kind": "dds2d", **COMMON}, "slice"),
-    "diffusionmbir": (
-        {"kind": "diffusionmbir", "steps": 4, "snr": 0.16, "cg_iters": 1, "batch_size": 5, **TV},
-        "slice",
-    ),
-    "diffusionblend": ({"kind": "diffusionblend", "window_stride": 1, **COMMON, **TV}, "patch"),
-    "diffusionblend_pp": (
-        {
-            "kind": "diffusionblend_pp",
-            "jump_every": 2,
-            "jump_spacing": 3,
-            "adjacent_shift": True,
-            **COMMON,
-            **TV,
-        },
-        "patch",
-    ),
+STEPS = 4
+REQUIRED = {"prior": "test", "steps": STEPS, "rho": 0.01, "lam": 1e-4}
+"""Values for the keys a kind requires (the rest are its defaults)."""
+BATCH = {"batch_size": 5}
+"""Batches smaller than a step's patches, so a step takes several network calls."""
+NFE = {"ddim": STEPS, "predictor_corrector": 2 * STEPS - 1}
+"""Volume-level network evaluations of each sampler loop."""
+DEPTH, SLICES = 13, 3
+INPUTS_PER_STEP = {
+    "single_slices": (DEPTH, DEPTH),
+    "sliding_windows": (DEPTH - SLICES + 1, DEPTH - SLICES + 1),
+    # adjacent steps: 4 tiled triplets and 1 or 2 head/tail ones; jump steps: 3 strided + 2 more
+    "adjacent_and_jump": (5, 6),
 }
-NETWORK_INPUTS_PER_STEP = {"dds": 13, "dds2d": 13, "diffusionblend": 11}
 
 
-@pytest.mark.parametrize("name", sorted(METHODS))
+def settings_of(kind: MethodKind) -> dict:
+    """A complete method entry of ``kind``: its required keys, and its defaults for the rest."""
+    given = {key: REQUIRED[key] for key in kind.required}
+    batch = {key: value for key, value in BATCH.items() if key in kind.keys}
+    return complete_method({"kind": kind.name, **given, **batch})
+
+
+def prior_of(kind: MethodKind, request: pytest.FixtureRequest):
+    if kind.prior is None:
+        return None
+    return request.getfixturevalue("patch_prior" if kind.prior.multi_slice else "slice_prior")
+
+
+def test_every_kind_names_parts_that_exist():
+    for kind in KINDS.values():
+        if isinstance(kind, AnalyticKind):
+            assert kind.algorithm in ANALYTIC, kind.name
+        else:
+            assert isinstance(kind, DiffusionKind), kind.name
+            assert kind.partition in PARTITION_RULES, kind.name
+            assert kind.sampler in SAMPLERS, kind.name
+            assert kind.consistency in CONSISTENCY_STEPS, kind.name
+        assert set(kind.required) <= set(kind.keys), kind.name
+
+
+@pytest.mark.parametrize("name", sorted(KINDS))
 def test_method_reconstructs_tiny_volume(name, sv8_operator, tiny_volume, request):
-    method, prior_name = METHODS[name]
-    prior = request.getfixturevalue(f"{prior_name}_prior") if prior_name else None
+    kind = KINDS[name]
+    method = settings_of(kind)
+    prior = prior_of(kind, request)
     sinogram = sv8_operator.forward(tiny_volume)
 
     def run(seed: int):
@@ -49,27 +73,31 @@ def test_method_reconstructs_tiny_volume(name, sv8_operator, tiny_volume, reques
     assert torch.equal(volume, run(0)[0]), "same seed, same reconstruction"
     if prior is None:
         return
-    assert stats.nfe == (2 * 4 - 1 if name == "diffusionmbir" else 4)
-    if name in NETWORK_INPUTS_PER_STEP:
-        assert stats.patch_evaluations == 4 * NETWORK_INPUTS_PER_STEP[name]
-    if name == "diffusionblend_pp":
-        # 13 slices: adjacent steps use 5 or 6 triplets, jump steps 3 strided + 3 tail/adjacent
-        assert 4 * 5 - 2 <= stats.patch_evaluations <= 4 * 6
-    # data consistency acts: DiffusionMBIR takes 1 CG iteration a step, the others 3
-    tolerance = 0.5 if name == "diffusionmbir" else 0.2
+    assert stats.nfe == NFE[kind.sampler]
+    low, high = INPUTS_PER_STEP[kind.partition]
+    assert stats.nfe * low <= stats.patch_evaluations <= stats.nfe * high
+    # data consistency acts (a single CG iteration per step pulls less than several)
+    tolerance = 0.5 if method["cg_iters"] == 1 else 0.2
     sinogram_error = torch.linalg.vector_norm(sv8_operator.forward(volume) - sinogram)
     assert sinogram_error < tolerance * torch.linalg.vector_norm(sinogram)
+    if "rho" in method:
+        assert stats.weights == {"rho": method["rho"], "lam": method["lam"]}
 
 
-def test_diffusion_method_refuses_a_prior_of_the_wrong_kind(sv8_operator, tiny_volume, slice_prior):
-    method, _ = METHODS["diffusionblend_pp"]
-    with pytest.raises(ConfigError, match="multi-slice prior"):
+@pytest.mark.parametrize("name", sorted(n for n, k in KINDS.items() if k.prior is not None))
+def test_diffusion_method_refuses_a_prior_of_the_wrong_kind(
+    name, sv8_operator, tiny_volume, slice_prior, patch_prior
+):
+    kind = KINDS[name]
+    wrong = slice_prior if kind.prior.multi_slice else patch_prior
+    expected = "multi-slice prior" if kind.prior.multi_slice else "1-slice prior"
+    with pytest.raises(ConfigError, match=expected):
         reconstruct(
-            "diffusionblend_pp",
-            method,
+            name,
+            settings_of(kind),
             sv8_operator.forward(tiny_volume),
             sv8_operator,
-            slice_prior,
+            wrong,
             0,
             torch.device("cpu"),
         )

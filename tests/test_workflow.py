@@ -75,7 +75,7 @@ def test_whole_chain_writes_tables_figures_and_report(tiny_run):
     assert numbers.size and np.isfinite(numbers).all()
     assert (table.loc[table.method.isin(["dds", "diffusionblend_pp"]), "nfe"] == 3).all()
     summary_md = (results / "tables" / "summary.md").read_text()
-    assert "| DiffusionBlend++ |" in summary_md
+    assert "| DiffusionBlend++ + TV |" in summary_md
     assert "Convention anatomy: PSNR and SSIM averaged over the slices that hold" in summary_md
     experiment = results / "experiments" / "tiny"
     figure = experiment / "figures" / "tiny" / "sv8" / "phantom003.png"
@@ -91,7 +91,7 @@ def test_whole_chain_writes_tables_figures_and_report(tiny_run):
         assert (results / "priors" / "tiny" / f"{prior}.loss.png").read_bytes()[:4] == b"\x89PNG"
     report = (results / "report" / "report.html").read_text()
     assert report.count("data:image/png;base64,") == 6, "figure, 2 runtimes, sweep, 2 losses"
-    assert "DiffusionBlend++ steps=2" in report
+    assert "DiffusionBlend++ + TV steps=2" in report
     assert "<h2>Training</h2>" in report
     for prior in ("patch", "slice"):
         assert (

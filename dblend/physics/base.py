@@ -12,6 +12,8 @@ class Operator(Protocol):
     """What data consistency and the samplers need of any projection operator."""
 
     device: torch.device
+    slicewise: bool
+    """Whether A acts on each axial slice alone (so slices are independent data problems)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor: ...
 

@@ -47,6 +47,8 @@ def astra_geometries(geometry: ConeGeometry) -> tuple[dict, dict]:
 class ConeBeamOperator:
     """A x for volumes [Z, N, N] -> projections [rows, views, cols] on one CUDA device."""
 
+    slicewise = False
+
     def __init__(self, geometry: ConeGeometry, device: str | torch.device = "cuda") -> None:
         self.device = torch.device(device)
         require_cuda(self.device)

@@ -58,6 +58,8 @@ def _to_torch_csr(matrix: scipy.sparse.csr_matrix, device: torch.device) -> torc
 class ParallelBeamOperator:
     """A x for x of shape [..., N, N] -> sinograms [..., views, bins]; A^T and FBP back."""
 
+    slicewise = True
+
     def __init__(self, geometry: ParallelGeometry, device: str | torch.device = "cpu") -> None:
         self.geometry = geometry
         self.device = torch.device(device)

@@ -8,11 +8,20 @@ estimate for DiffusionBlend++ and the baselines and an average for DiffusionBlen
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
 import torch
 
 from dblend.models.prior import ScorePrior
 from dblend.recon.partitions import Patch
+
+
+class Denoiser(Protocol):
+    """What a sampler needs of a prior: epsilon for a volume under a partition, and a count."""
+
+    patch_evaluations: int
+
+    def epsilon(self, x_t: torch.Tensor, t: float, patches: Sequence[Patch]) -> torch.Tensor: ...
 
 
 class VolumeDenoiser:
@@ -25,7 +34,8 @@ class VolumeDenoiser:
         self.patch_evaluations = 0
 
     @torch.no_grad()
-    def epsilon(self, x_t: torch.Tensor, t: int, patches: Sequence[Patch]) -> torch.Tensor:
+    def epsilon(self, x_t: torch.Tensor, t: float, patches: Sequence[Patch]) -> torch.Tensor:
+        """Each slice's epsilon; ``t`` may be fractional (the U-Net's time input is continuous)."""
         device = x_t.device
         index = torch.tensor([p.slices for p in patches], device=device)
         keep = torch.tensor([p.keep for p in patches], device=device, dtype=x_t.dtype)
@@ -35,7 +45,7 @@ class VolumeDenoiser:
         for start in range(0, len(patches), self.batch_size):
             chunk = slice(start, start + self.batch_size)
             inputs = x_t[index[chunk]]
-            timesteps = torch.full((inputs.shape[0],), t, device=device, dtype=torch.long)
+            timesteps = torch.full((inputs.shape[0],), t, device=device, dtype=torch.float32)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.autocast):
                 estimate = self.prior(inputs, timesteps, spacing[chunk]).float()
             weights = keep[chunk]

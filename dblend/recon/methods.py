@@ -1,16 +1,13 @@
-"""Every reconstruction method as a config entry: FBP and the diffusion samplers.
+"""Every reconstruction method as a config entry, put together from the registry of kinds.
 
-The diffusion methods share one loop and differ in the partition of each step and in the
-data-consistency weights (config/README.md, `methods.<name>`):
-- dds, dds2d, diffusionmbir: every slice alone through a 1-slice prior;
-- diffusionblend: fixed overlapping adjacent windows, estimates averaged per slice;
-- diffusionblend_pp: adjacent patches tiled from a random offset redrawn each step (or offset 0
-  with ``adjacent_shift`` off) and, every ``jump_every``-th step, strided "jump" patches.
+``dblend.recon.kinds`` says what each kind is: the prior it needs, its per-step partition, its
+sampler loop, its data-consistency step and its config keys. This module resolves those named
+parts and runs one reconstruction; it holds no per-kind logic.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
 
 import torch
 
@@ -18,63 +15,69 @@ from dblend.errors import ConfigError
 from dblend.models.prior import ScorePrior
 from dblend.models.schedule import VPSchedule
 from dblend.physics.base import Operator
-from dblend.recon.consistency import AdmmTvZ
-from dblend.recon.denoise import VolumeDenoiser
-from dblend.recon.partitions import (
-    adjacent_tiling,
-    jump_tiling,
-    single_slices,
-    sliding_windows,
-)
-from dblend.recon.sampler import (
-    Partitioner,
-    SamplerStats,
-    ddim_with_consistency,
-    predictor_corrector,
-)
+from dblend.recon.consistency import CONSISTENCY_STEPS
+from dblend.recon.denoise import Denoiser, VolumeDenoiser
+from dblend.recon.kinds import kind_of
+from dblend.recon.kinds.base import AnalyticKind, DiffusionKind, Settings
+from dblend.recon.partitions import PARTITION_RULES
+from dblend.recon.sampler import SAMPLERS, DataConsistency, SamplerStats, SamplingRun
 
-SLICE_PRIOR_METHODS = ("dds", "dds2d", "diffusionmbir")
-PATCH_PRIOR_METHODS = ("diffusionblend", "diffusionblend_pp")
-DIFFUSION_METHODS = SLICE_PRIOR_METHODS + PATCH_PRIOR_METHODS
+Analytic = Callable[[Settings, Operator, torch.Tensor], torch.Tensor]
+
+ANALYTIC: dict[str, Analytic] = {
+    "fbp": lambda settings, operator, sinogram: operator.fbp(sinogram, settings["filter"]),
+}
+"""The algorithms of the kinds without a prior (``AnalyticKind.algorithm``)."""
 
 
-def partitioner(method: dict[str, Any], slices: int) -> Partitioner:
-    """The per-step partition rule of a diffusion method for a prior of ``slices`` slices."""
-    kind = method["kind"]
-    if kind in SLICE_PRIOR_METHODS:
-        return lambda index, depth, generator: single_slices(depth)
-    if kind == "diffusionblend":
-        stride = method["window_stride"]
-        return lambda index, depth, generator: sliding_windows(depth, slices, stride)
-    every, spacing, shift = method["jump_every"], method["jump_spacing"], method["adjacent_shift"]
-
-    def blend_pp(index: int, depth: int, generator: torch.Generator) -> list:
-        if every and index % every == every - 1:
-            return jump_tiling(depth, slices, spacing)
-        offset = int(torch.randint(slices, (1,), generator=generator)) if shift else 0
-        return adjacent_tiling(depth, slices, offset)
-
-    return blend_pp
+def uses_prior(method: Settings) -> bool:
+    """Whether a method samples with a trained prior."""
+    return kind_of(method).prior is not None
 
 
-def check_prior(method_name: str, method: dict[str, Any], prior: ScorePrior) -> None:
+def check_prior(method_name: str, method: Settings, prior: ScorePrior) -> None:
     """Refuse a prior whose slice count or spacings cannot serve ``method``."""
     spec = prior.spec
-    if method["kind"] in SLICE_PRIOR_METHODS and spec.slices != 1:
-        raise ConfigError(f"methods.{method_name}: {method['kind']} needs a 1-slice prior")
-    if method["kind"] in PATCH_PRIOR_METHODS and spec.slices < 2:
-        raise ConfigError(f"methods.{method_name}: {method['kind']} needs a multi-slice prior")
-    needed = {1} | ({method["jump_spacing"]} if method["kind"] == "diffusionblend_pp" else set())
-    if method["kind"] in PATCH_PRIOR_METHODS and not needed <= set(spec.spacings):
-        raise ConfigError(
-            f"methods.{method_name}: needs spacings {sorted(needed)}, "
-            f"prior knows {list(spec.spacings)}"
-        )
+    problems = kind_of(method).problems(method, spec.slices, spec.spacings)
+    if problems:
+        raise ConfigError(f"methods.{method_name}: {method['kind']} {problems[0]}")
+
+
+def sampling_run(
+    kind: DiffusionKind,
+    method: Settings,
+    denoiser: Denoiser,
+    consistency: DataConsistency,
+    shape: tuple[int, int, int],
+    slices: int,
+    seed: int,
+    device: torch.device,
+) -> SamplingRun:
+    """One diffusion reconstruction's parts: noise seeded by ``seed``, partition choices by
+    ``seed + 1``, the kind's partition rule for a prior of ``slices`` slices."""
+    return SamplingRun(
+        denoiser=denoiser,
+        partitioner=PARTITION_RULES[kind.partition](method, slices),
+        consistency=consistency,
+        schedule=VPSchedule.linear(),
+        steps=method["steps"],
+        shape=shape,
+        noise=torch.Generator(device=device).manual_seed(seed),
+        choices=torch.Generator().manual_seed(seed + 1),
+        device=device,
+    )
+
+
+def sample(
+    kind: DiffusionKind, method: Settings, run: SamplingRun
+) -> tuple[torch.Tensor, SamplerStats]:
+    """Run the kind's sampler loop: (volume in [0, 1], SamplerStats)."""
+    return SAMPLERS[kind.sampler](run, method)
 
 
 def reconstruct(
     method_name: str,
-    method: dict[str, Any],
+    method: Settings,
     sinogram: torch.Tensor,
     operator: Operator,
     prior: ScorePrior | None,
@@ -82,29 +85,18 @@ def reconstruct(
     device: torch.device,
 ) -> tuple[torch.Tensor, SamplerStats]:
     """Reconstruct a volume [Z, N, N] in intensity units from the task's projections."""
-    if method["kind"] == "fbp":
-        return operator.fbp(sinogram, method["filter"]), SamplerStats()
+    kind = kind_of(method)
+    if isinstance(kind, AnalyticKind):
+        return ANALYTIC[kind.algorithm](method, operator, sinogram), SamplerStats()
+    if not isinstance(kind, DiffusionKind):
+        raise ConfigError(f"methods.{method_name}: kind {kind.name} has no reconstruction here")
     if prior is None:
-        raise ConfigError(f"methods.{method_name}: {method['kind']} needs a prior")
+        raise ConfigError(f"methods.{method_name}: {kind.name} needs a prior")
     check_prior(method_name, method, prior)
-    shape = operator.volume_shape(sinogram)
-    rho = 0.0 if method["kind"] == "dds2d" else method["rho"]
-    lam = 0.0 if method["kind"] == "dds2d" else method["lam"]
-    consistency = AdmmTvZ(operator, sinogram, rho, lam, method["cg_iters"])
+    consistency, weights = CONSISTENCY_STEPS[kind.consistency](method, operator, sinogram)
     denoiser = VolumeDenoiser(prior, method["batch_size"], autocast=device.type == "cuda")
-    noise = torch.Generator(device=device).manual_seed(seed)
-    choices = torch.Generator().manual_seed(seed + 1)
-    common = {
-        "denoiser": denoiser,
-        "partitioner": partitioner(method, prior.spec.slices),
-        "consistency": consistency,
-        "schedule": VPSchedule.linear(),
-        "steps": method["steps"],
-        "shape": shape,
-        "noise": noise,
-        "choices": choices,
-        "device": device,
-    }
-    if method["kind"] == "diffusionmbir":
-        return predictor_corrector(snr=method["snr"], **common)
-    return ddim_with_consistency(eta=method["eta"], **common)
+    shape = operator.volume_shape(sinogram)
+    run = sampling_run(kind, method, denoiser, consistency, shape, prior.spec.slices, seed, device)
+    volume, stats = sample(kind, method, run)
+    stats.weights = weights
+    return volume, stats

@@ -6,12 +6,18 @@ exactly one estimate per step: candidates are listed in priority order and each 
 estimate from the first candidate holding it, so volumes whose depth is not a multiple of 3 or 9
 are still covered once (head and tail patches fill the ends). DiffusionBlend's sliding windows
 overlap instead, and their estimates are averaged per slice.
+
+A kind names its per-step partition rule (``PARTITION_RULES``): from the method's settings and
+the prior's slice count it makes the ``Partitioner`` a sampler calls at every step.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
+
+import torch
 
 
 @dataclass(frozen=True)
@@ -81,9 +87,52 @@ def jump_tiling(depth: int, slices: int, spacing: int) -> list[Patch]:
 
 
 def sliding_windows(depth: int, slices: int, stride: int) -> list[Patch]:
-    """Overlapping adjacent windows every ``stride`` slices; every slice keeps every estimate."""
+    """Overlapping adjacent windows every ``stride`` slices; every slice keeps every estimate.
+
+    A stride beyond the window would leave the slices between two windows without an estimate.
+    """
     _check_depth(depth, slices)
+    if not 1 <= stride <= slices:
+        raise ValueError(f"a window stride of {stride} must lie in [1, {slices}] (the window)")
     starts = list(range(0, depth - slices + 1, stride))
     if starts[-1] != depth - slices:
         starts.append(depth - slices)
     return [Patch(_window(s, slices, 1), 1, (True,) * slices) for s in starts]
+
+
+Partitioner = Callable[[int, int, torch.Generator], list[Patch]]
+"""(step index, depth, generator) -> the partition used at that step."""
+
+PartitionRule = Callable[[Mapping[str, Any], int], Partitioner]
+"""(method settings, prior slices) -> the method's partitioner."""
+
+
+def _single_slices(settings: Mapping[str, Any], slices: int) -> Partitioner:
+    return lambda index, depth, generator: single_slices(depth)
+
+
+def _sliding_windows(settings: Mapping[str, Any], slices: int) -> Partitioner:
+    stride = settings["window_stride"]
+    return lambda index, depth, generator: sliding_windows(depth, slices, stride)
+
+
+def _adjacent_and_jump(settings: Mapping[str, Any], slices: int) -> Partitioner:
+    """DiffusionBlend++: jump patches every ``jump_every``-th step (0 = never), else adjacent
+    patches from an offset drawn from ``generator`` each step (or 0 without ``adjacent_shift``)."""
+    every, spacing = settings["jump_every"], settings["jump_spacing"]
+    shift = settings["adjacent_shift"]
+
+    def partition(index: int, depth: int, generator: torch.Generator) -> list[Patch]:
+        if every and index % every == every - 1:
+            return jump_tiling(depth, slices, spacing)
+        offset = int(torch.randint(slices, (1,), generator=generator)) if shift else 0
+        return adjacent_tiling(depth, slices, offset)
+
+    return partition
+
+
+PARTITION_RULES: dict[str, PartitionRule] = {
+    "single_slices": _single_slices,
+    "sliding_windows": _sliding_windows,
+    "adjacent_and_jump": _adjacent_and_jump,
+}

@@ -1,37 +1,63 @@
 """The diffusion samplers: one DDIM-type loop with data consistency, and DiffusionMBIR's PC loop.
 
-Methods differ only in how a step partitions the volume (``Partitioner``) and in their
-data-consistency weights; the loop is shared. Volumes are [Z, H, W]; the network works in
-[-1, 1], data consistency in the [0, 1] intensity units of the sinogram.
+Methods differ only in how a step partitions the volume (``Partitioner``), in their
+data-consistency step and in which of these loops they run; the update math of both loops is
+in ``dblend.recon.updates`` (its notation block names every symbol). Volumes are [Z, H, W];
+the network works in [-1, 1], data consistency in the [0, 1] intensity units of the sinogram.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from tqdm import tqdm
 
 from dblend.models.schedule import VPSchedule
-from dblend.recon.consistency import AdmmTvZ
-from dblend.recon.denoise import VolumeDenoiser
-from dblend.recon.partitions import Patch
+from dblend.recon.denoise import Denoiser
+from dblend.recon.partitions import Partitioner
+from dblend.recon.updates import ancestral_step, dds_renoise, langevin_step, tweedie
 
 log = logging.getLogger(__name__)
 
-Partitioner = Callable[[int, int, torch.Generator], list[Patch]]
-"""(step index, depth, generator) -> the partition used at that step."""
+DataConsistency = Callable[[torch.Tensor], torch.Tensor]
+"""A volume estimate in [0, 1] units -> a data-consistent one (may keep state across steps)."""
 
 
 @dataclass
 class SamplerStats:
-    """Work done by one reconstruction: volume-level network evaluations and patch inputs."""
+    """What one reconstruction did: volume-level network evaluations (NFE), patch inputs, and
+    the data-consistency weights it used, in this project's normalised units."""
 
     nfe: int = 0
     patch_evaluations: int = 0
+    weights: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SamplingRun:
+    """Everything a sampler loop needs besides its own hyperparameter (eta or snr)."""
+
+    denoiser: Denoiser
+    partitioner: Partitioner
+    consistency: DataConsistency
+    schedule: VPSchedule
+    steps: int
+    shape: tuple[int, int, int]
+    noise: torch.Generator
+    choices: torch.Generator
+    device: torch.device
+
+    def epsilon(self, x: torch.Tensor, t: float, index: int) -> torch.Tensor:
+        """The prior's epsilon for every slice under the partition of step ``index``."""
+        return self.denoiser.epsilon(x, t, self.partitioner(index, self.shape[0], self.choices))
+
+    def randn(self) -> torch.Tensor:
+        return torch.randn(self.shape, generator=self.noise, device=self.device)
 
 
 def _to_unit(x: torch.Tensor) -> torch.Tensor:
@@ -42,7 +68,7 @@ def _to_network(x: torch.Tensor) -> torch.Tensor:
     return x * 2.0 - 1.0
 
 
-def _steps(timesteps: list[int], desc: str) -> tqdm:
+def _steps(timesteps: list[float], desc: str) -> tqdm:
     return tqdm(list(enumerate(timesteps)), desc=desc, unit="step", disable=None)
 
 
@@ -51,93 +77,68 @@ def _log_progress(index: int, total: int) -> None:
         log.info("sampling step %d/%d", index + 1, total)
 
 
-def ddim_with_consistency(
-    denoiser: VolumeDenoiser,
-    partitioner: Partitioner,
-    consistency: AdmmTvZ,
-    schedule: VPSchedule,
-    steps: int,
-    eta: float,
-    shape: tuple[int, int, int],
-    noise: torch.Generator,
-    choices: torch.Generator,
-    device: torch.device,
-) -> tuple[torch.Tensor, SamplerStats]:
-    """DDS / DiffusionBlend(++): Tweedie estimate, data consistency on it, DDIM re-noising."""
-    timesteps = schedule.sampling_timesteps(steps)
-    x = torch.randn(shape, generator=noise, device=device)
+def _previous(timesteps: list[float], index: int) -> float:
+    """The timestep after ``index`` on the grid; -1 (the clean image) after the last."""
+    return timesteps[index + 1] if index + 1 < len(timesteps) else -1
+
+
+def ddim_with_consistency(run: SamplingRun, eta: float) -> tuple[torch.Tensor, SamplerStats]:
+    """DDS / DiffusionBlend(++): Tweedie estimate, data consistency on it, DDS re-noising."""
+    timesteps = run.schedule.sampling_timesteps(run.steps)
+    x = run.randn()
     stats = SamplerStats()
     x0 = x
     for index, t in _steps(timesteps, "sample"):
-        abar = schedule.alpha_bar(t)
-        eps = denoiser.epsilon(x, t, partitioner(index, shape[0], choices))
+        eps = run.epsilon(x, t, index)
         stats.nfe += 1
-        x0 = ((x - math.sqrt(1.0 - abar) * eps) / math.sqrt(abar)).clamp(-1.0, 1.0)
-        x0 = _to_network(consistency(_to_unit(x0)))
-        t_prev = timesteps[index + 1] if index + 1 < len(timesteps) else -1
+        x0 = _to_network(run.consistency(_to_unit(tweedie(x, eps, run.schedule.alpha_bar(t)))))
+        t_prev = _previous(timesteps, index)
         if t_prev >= 0:
-            abar_prev = schedule.alpha_bar(t_prev)
-            sigma = math.sqrt(1.0 - abar_prev)
-            fresh = torch.randn(shape, generator=noise, device=device)
-            x = math.sqrt(abar_prev) * x0 + sigma * (eta * fresh + math.sqrt(1.0 - eta**2) * eps)
+            x = dds_renoise(x0, eps, run.schedule.alpha_bar(t_prev), eta, run.randn())
         _log_progress(index, len(timesteps))
-    stats.patch_evaluations = denoiser.patch_evaluations
+    stats.patch_evaluations = run.denoiser.patch_evaluations
     return _to_unit(x0), stats
 
 
-def predictor_corrector(
-    denoiser: VolumeDenoiser,
-    partitioner: Partitioner,
-    consistency: AdmmTvZ,
-    schedule: VPSchedule,
-    steps: int,
-    snr: float,
-    shape: tuple[int, int, int],
-    noise: torch.Generator,
-    choices: torch.Generator,
-    device: torch.device,
-) -> tuple[torch.Tensor, SamplerStats]:
-    """DiffusionMBIR on the VP prior: ancestral predictor, Langevin corrector, ADMM-TV-z.
+def predictor_corrector(run: SamplingRun, snr: float) -> tuple[torch.Tensor, SamplerStats]:
+    """DiffusionMBIR on the VP prior: per step an ancestral predictor, a Langevin corrector and
+    then one ADMM-TV-z update, as its public code does; the last step returns the data-consistent
+    Tweedie estimate (2 steps - 1 network evaluations in all).
 
     DiffusionMBIR enforces consistency on the noisy sample itself (its VE-SDE sample is x0 plus
     noise); on the VP prior the equivalent is x_t / sqrt(abar_t), rescaled after the update.
     """
-    timesteps = schedule.sampling_timesteps(steps)
-    x = torch.randn(shape, generator=noise, device=device)
+    timesteps = run.schedule.sampling_timesteps(run.steps)
+    x = run.randn()
     stats = SamplerStats()
-
-    def score_epsilon(sample: torch.Tensor, t: int, index: int) -> torch.Tensor:
-        stats.nfe += 1
-        return denoiser.epsilon(sample, t, partitioner(index, shape[0], choices))
 
     def enforce(sample: torch.Tensor, abar: float) -> torch.Tensor:
         scaled = _to_unit(sample / math.sqrt(abar))
-        return _to_network(consistency(scaled)) * math.sqrt(abar)
+        return _to_network(run.consistency(scaled)) * math.sqrt(abar)
 
     for index, t in _steps(timesteps, "sample"):
-        t_prev = timesteps[index + 1] if index + 1 < len(timesteps) else -1
-        abar, abar_prev = schedule.alpha_bar(t), schedule.alpha_bar(t_prev)
-        eps = score_epsilon(x, t, index)
-        x0 = ((x - math.sqrt(1.0 - abar) * eps) / math.sqrt(abar)).clamp(-1.0, 1.0)
+        t_prev = _previous(timesteps, index)
+        abar, abar_prev = run.schedule.alpha_bar(t), run.schedule.alpha_bar(t_prev)
+        eps = run.epsilon(x, t, index)
+        stats.nfe += 1
+        x0 = tweedie(x, eps, abar)
         if t_prev < 0:
-            x = _to_network(consistency(_to_unit(x0)))
+            x = _to_network(run.consistency(_to_unit(x0)))
             break
-        # ancestral (DDPM posterior) step from t to t_prev
-        beta = 1.0 - abar / abar_prev
-        mean = (
-            math.sqrt(abar_prev) * beta / (1.0 - abar) * x0
-            + math.sqrt(1.0 - beta) * (1.0 - abar_prev) / (1.0 - abar) * x
-        )
-        variance = beta * (1.0 - abar_prev) / (1.0 - abar)
-        x = mean + math.sqrt(variance) * torch.randn(shape, generator=noise, device=device)
-        x = enforce(x, abar_prev)
-        # Langevin corrector at t_prev with the signal-to-noise step size of Song et al.
-        eps = score_epsilon(x, t_prev, index)
-        score = -eps / math.sqrt(1.0 - abar_prev)
-        fresh = torch.randn(shape, generator=noise, device=device)
-        step = 2.0 * (1.0 - beta) * (snr * fresh.norm() / score.norm()) ** 2
-        x = x + step * score + torch.sqrt(2.0 * step) * fresh
+        x = ancestral_step(x, x0, abar, abar_prev, run.randn())
+        eps = run.epsilon(x, t_prev, index)
+        stats.nfe += 1
+        x = langevin_step(x, eps, abar_prev, abar / abar_prev, snr, run.randn())
         x = enforce(x, abar_prev)
         _log_progress(index, len(timesteps))
-    stats.patch_evaluations = denoiser.patch_evaluations
+    stats.patch_evaluations = run.denoiser.patch_evaluations
     return _to_unit(x), stats
+
+
+Sampler = Callable[[SamplingRun, Mapping[str, Any]], tuple[torch.Tensor, SamplerStats]]
+"""(the run's parts, the method's settings) -> volume in [0, 1] and what it took."""
+
+SAMPLERS: dict[str, Sampler] = {
+    "ddim": lambda run, settings: ddim_with_consistency(run, settings["eta"]),
+    "predictor_corrector": lambda run, settings: predictor_corrector(run, settings["snr"]),
+}

@@ -57,7 +57,7 @@ def reconstruct(
     geometry = geometry_from_dict(attrs["geometry"])
     operator = make_operator(geometry, where)
     score_prior = None
-    if method["kind"] in methods.DIFFUSION_METHODS:
+    if methods.uses_prior(method):
         if prior_checkpoint is None or prior is None or network is None:
             raise DataFileError(f"method {method_name} needs a prior checkpoint")
         spec = PriorSpec.from_config(prior, network, image_size=geometry.size)
@@ -83,6 +83,7 @@ def reconstruct(
         "seconds": seconds,
         "nfe": stats.nfe,
         "patch_evaluations": stats.patch_evaluations,
+        "data_weights": stats.weights,
         "device": str(where),
         **peak_memory_mb(where),
         "version": __version__,

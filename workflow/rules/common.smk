@@ -6,7 +6,7 @@ from pathlib import Path
 
 from dblend import config as dblend_config
 from dblend.datasets import pins, preprocess_settings, resolve, volume_names
-from dblend.experiments import experiment_methods, method_label, sweep_points
+from dblend.experiments import experiment_methods, is_tuning, method_label, sweep_points
 from dblend.report.tables import TABLE_TITLES
 
 dblend_config.validate(config)
@@ -42,6 +42,7 @@ EXPERIMENT_TABLES = [f"{EXPERIMENT}/metrics.csv"] + [
 EXPERIMENT_FIGURE = f"{EXPERIMENT}/figures/{{dataset}}/{{task}}/{{volume}}.png"
 EXPERIMENT_RUNTIME = f"{EXPERIMENT}/runtime.png"
 EXPERIMENT_SWEEP = f"{EXPERIMENT}/sweep.png"
+EXPERIMENT_CHOICE = [f"{EXPERIMENT}/choice.csv", f"{EXPERIMENT}/choice.md"]
 TABLES = "results/tables/metrics.csv"
 SUMMARY = "results/tables/summary.csv"
 SUMMARY_MD = "results/tables/summary.md"
@@ -161,8 +162,20 @@ def experiment_combinations(experiment):
         for dataset in entry["datasets"]
         for task in entry["tasks"]
         for method in experiment_methods(config, experiment)
-        for volume in volumes(dataset, "test")
+        for volume in experiment_volumes(experiment, dataset)
     ]
+
+
+def experiment_volumes(experiment, dataset):
+    """The volumes an experiment scores: the test volumes, or a tuning target's validation
+    volumes (never the test ones)."""
+    split = config["experiments"][experiment]["split"]
+    names = volumes(dataset, split)
+    if not names:
+        raise ValueError(
+            f"experiments.{experiment}: data set {dataset} has no {split} volumes"
+        )
+    return names
 
 
 def experiment_metrics(wildcards):
@@ -244,7 +257,7 @@ def experiment_figures(experiment):
         EXPERIMENT_FIGURE.format(experiment=experiment, dataset=d, task=t, volume=v)
         for d in entry["datasets"]
         for t in entry["tasks"]
-        for v in volumes(d, "test")
+        for v in experiment_volumes(experiment, d)
     ]
 
 
@@ -255,6 +268,8 @@ def experiment_outputs(experiment):
     outputs.append(EXPERIMENT_RUNTIME.format(experiment=experiment))
     if sweep_points(config, experiment):
         outputs.append(EXPERIMENT_SWEEP.format(experiment=experiment))
+    if is_tuning(config, experiment):
+        outputs += [path.format(experiment=experiment) for path in EXPERIMENT_CHOICE]
     outputs += [
         PRIOR_LOSS_FIGURE.format(dataset=d, prior=p)
         for d, p in experiment_priors(experiment)

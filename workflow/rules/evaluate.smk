@@ -1,9 +1,11 @@
-# Metrics per reconstruction and plane; each experiment's tables; the combined table.
+# Metrics per reconstruction and plane; each experiment's tables (and a tuning target's
+# choice); the combined table.
 
 
 localrules:
     evaluate,
     experiment_tables,
+    tuning_choice,
     combined_tables,
 
 
@@ -46,6 +48,26 @@ rule experiment_tables:
     shell:
         "dblend experiment_tables --metrics {input} --labels {params.labels:q}"
         " --out-dir {params.out_dir} > {log} 2>&1"
+
+
+rule tuning_choice:
+    input:
+        f"{EXPERIMENT}/summary.csv",
+    output:
+        EXPERIMENT_CHOICE,
+    log:
+        logs("tuning_choice", "{experiment}"),
+    benchmark:
+        benchmarks("tuning_choice", "{experiment}")
+    conda:
+        CONDA_ENV
+    params:
+        points=sweep_json,
+        title=lambda w: experiment_title(w.experiment),
+        out_dir=lambda w, output: Path(output[0]).parent,
+    shell:
+        "dblend tuning_choice --summary-csv {input} --points {params.points:q}"
+        " --title {params.title:q} --out-dir {params.out_dir} > {log} 2>&1"
 
 
 rule combined_tables:
