@@ -75,9 +75,10 @@ def non_finite(values: np.ndarray) -> int:
     return int(values.size - np.count_nonzero(np.isfinite(values)))
 
 
-def finite_message(path: str | os.PathLike, count: int, total: int, what: str) -> str:
+def finite_message(path: str | os.PathLike, count: int, total: int, what: str = "") -> str:
     """The one wording of a non-finite refusal, for arrays and checkpoint tensors alike."""
-    return f"{path}: {count} of {total} values {what} are NaN or infinite; expected finite numbers"
+    values = f"values {what}" if what else "values"
+    return f"{path}: {count} of {total} {values} are NaN or infinite; expected finite numbers"
 
 
 def write_array(path: str | os.PathLike, array: np.ndarray, attrs: Mapping[str, Any]) -> None:
@@ -114,7 +115,7 @@ def read_array(path: str | os.PathLike) -> tuple[np.ndarray, dict[str, Any]]:
         attrs = _attrs(handle)
     count = non_finite(array)
     if count:
-        raise DataFileError(finite_message(path, count, array.size, "in the file"))
+        raise DataFileError(finite_message(path, count, array.size))
     return array, attrs
 
 
