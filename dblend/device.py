@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import resource
 import time
+from collections.abc import Sequence
 
 import torch
 
@@ -64,6 +65,13 @@ def peak_gpu_mib(device: torch.device) -> float | None:
 def peak_rss_mib() -> float:
     """This process's peak resident memory so far (Linux reports ru_maxrss in KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def missing_cuda(tasks: Sequence[str]) -> str | None:
+    """Why ``tasks`` (which need CUDA) cannot run on this machine, or None when they can."""
+    if torch.cuda.is_available():
+        return None
+    return f"tasks {', '.join(tasks)} are cone beam and need CUDA, which torch does not see here"
 
 
 def peak_memory_mb(device: torch.device) -> dict[str, float]:
