@@ -115,6 +115,11 @@ def splits_of(dataset):
     return volume_names(config["datasets"][dataset], REPOSITORY, dataset)
 
 
+# Every split, before any job is planned: a local copy's patients are checked where it is there.
+for dataset_name in config["datasets"]:
+    splits_of(dataset_name)
+
+
 def volumes(dataset, split):
     return splits_of(dataset)[split]
 
