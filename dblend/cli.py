@@ -57,6 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     except DblendError as err:
         print(f"dblend {command}: error: {err}", file=sys.stderr)
         return 2
+    except (OSError, MemoryError) as err:  # what the system refuses: one line, not a traceback
+        reason = " ".join(str(err).split()) or type(err).__name__
+        print(f"dblend {command}: error: {reason}", file=sys.stderr)
+        return 2
     return 0
 
 

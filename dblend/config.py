@@ -4,7 +4,9 @@ One JSON schema (``dblend/schemas/config.schema.yaml``) checks every run before 
 whether Snakemake or the CLI loads the config; errors name the key path and what was expected.
 Defaults written in the schema are filled in, so every job sees fully specified sections. The
 schema of a method entry is assembled from the registry of method kinds (``dblend.recon.kinds``)
-and the shared method keys the schema file states once.
+and the shared method keys the schema file states once. What the schema cannot say is checked
+next: cross-references, U-Net geometry against the slice sizes and crops each network is used
+with, and cone-beam tasks on a CPU-only ``device``.
 """
 
 from __future__ import annotations
@@ -21,9 +23,12 @@ import yaml
 
 from dblend.errors import ConfigError
 from dblend.experiments import expand_sweeps
+from dblend.models.shape import check_network
 from dblend.recon.kinds import KINDS, kind_of
 
 SCHEMA_PATH = resources.files("dblend") / "schemas" / "config.schema.yaml"
+CUDA_TASK_KINDS = ("cone_beam",)
+"""Task kinds whose projectors run on CUDA only (ASTRA's 3D GPU code)."""
 
 
 def _method_schema(shared: Mapping[str, Any], description: str) -> dict[str, Any]:
@@ -110,6 +115,8 @@ def validate(config: dict[str, Any], where: str = "config") -> dict[str, Any]:
     if errors:
         raise ConfigError(f"{where}: " + "\n".join(_message(e) for e in errors[:5]))
     _check_references(config)
+    _check_networks(config)
+    _check_device(config)
     before = set(config["methods"])
     expand_sweeps(config)
     for name in sorted(set(config["methods"]) - before):
@@ -145,6 +152,54 @@ def _check_references(config: dict[str, Any]) -> None:
         _require(overrides, config["methods"], where, "methods")
         for method_name in overrides:
             method_for_task(config, method_name, task_name)
+
+
+def _sizes(config: dict[str, Any], dataset: str) -> dict[str, int]:
+    """The in-plane slice sizes a data set's volumes will have, by the config key setting each."""
+    entry = config["datasets"][dataset]
+    where = f"datasets.{dataset}"
+    if entry["source"] == "embedded":
+        return {f"{where}.size": entry["size"]}
+    sizes = {f"{where}.preprocess.size": entry["preprocess"]["size"]}
+    for patient, overrides in entry.get("per_patient", {}).items():
+        if "size" in overrides:
+            sizes[f"{where}.per_patient.{patient}.size"] = overrides["size"]
+    return sizes
+
+
+def _check_networks(config: dict[str, Any]) -> None:
+    """Each network can be built and takes every slice size and crop a prior of it meets."""
+    sizes: dict[str, dict[str, int]] = {name: {} for name in config["networks"]}
+    for experiment in config["experiments"].values():
+        priors = {config["methods"][m].get("prior") for m in experiment["methods"]} - {None}
+        for prior in priors:
+            network = sizes[config["priors"][prior]["network"]]
+            crop = config["priors"][prior]["training"]["crop"]
+            if crop is not None:
+                network[f"priors.{prior}.training.crop"] = crop
+            for dataset in experiment["datasets"]:
+                network.update(_sizes(config, dataset))
+    for name, network in config["networks"].items():
+        check_network(network, f"config key networks.{name}", sizes[name])
+
+
+def cuda_tasks(config: Mapping[str, Any]) -> list[str]:
+    """Tasks of the experiments that need CUDA (cone beam), in config order."""
+    used = {task for entry in config["experiments"].values() for task in entry["tasks"]}
+    return [
+        name
+        for name, task in config["tasks"].items()
+        if name in used and task["kind"] in CUDA_TASK_KINDS
+    ]
+
+
+def _check_device(config: dict[str, Any]) -> None:
+    tasks = cuda_tasks(config)
+    if config["device"] == "cpu" and tasks:
+        raise ConfigError(
+            f"config key device: 'cpu', but tasks {', '.join(tasks)} are cone beam, which "
+            "needs CUDA; use auto or cuda (and a machine or cluster profile with a GPU)"
+        )
 
 
 def _check_prior_fits(config: dict[str, Any], method: dict[str, Any], where: str) -> None:

@@ -2,7 +2,9 @@
 
 Snakemake needs every volume name when it plans the jobs, so names never come from looking
 at data: embedded phantoms are numbered, pinned TCIA collections list their patients in the
-pins file, and a local DICOM copy lists them in config. Splits are by patient.
+pins file, and a local DICOM copy lists them in config. Splits are by patient. Where the local
+copy is already there when the jobs are planned, each patient of its split must be in it, so a
+typo is refused then rather than by the job that looks for the patient.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from dblend.data.local import scan_series
 from dblend.data.splits import parse_split
 from dblend.data.tcia import PinnedCollection, load_pins
 
@@ -38,7 +41,10 @@ def volume_names(dataset: dict[str, Any], base: Path, name: str = "") -> dict[st
     if source == "tcia":
         chosen = pins(dataset, base).split
     else:
-        chosen = parse_split(dataset["patients"], f"config key datasets.{name}.patients")
+        folder = resolve(dataset["local_dir"], Path.cwd())
+        known = {entry.patient_id for entry in scan_series(folder)} if folder.is_dir() else None
+        where = f"config key datasets.{name}.patients"
+        chosen = parse_split(dataset["patients"], where, known, source=f"local copy {folder}")
     return {side: list(getattr(chosen, side)) for side in SPLITS}
 
 

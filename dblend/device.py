@@ -2,21 +2,39 @@
 
 from __future__ import annotations
 
+import re
 import resource
 import time
+from collections.abc import Sequence
 
 import torch
 
 from dblend.errors import DeviceError
 
+DEVICE_NAMES = "auto, cpu, cuda or cuda:N (N a GPU index)"
+
 
 def resolve_device(name: str) -> torch.device:
-    """``auto`` takes CUDA when present; ``cuda`` without CUDA is refused plainly."""
+    """``auto`` takes CUDA when present; a GPU this machine does not have is refused plainly."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise DeviceError("device 'cuda' was asked for, but torch sees no CUDA GPU on this machine")
-    return torch.device(name)
+    if name == "cpu":
+        return torch.device("cpu")
+    match = re.fullmatch(r"cuda(?::(\d+))?", name)
+    if match is None:
+        raise DeviceError(f"device {name!r} is not one of {DEVICE_NAMES}")
+    if not torch.cuda.is_available():
+        raise DeviceError(
+            f"device {name!r} was asked for, but torch sees no CUDA GPU on this machine"
+        )
+    count = torch.cuda.device_count()
+    index = int(match.group(1) or 0)
+    if index >= count:
+        raise DeviceError(
+            f"device {name!r} was asked for, but torch sees {count} CUDA GPU(s) here "
+            f"(cuda:0 to cuda:{count - 1})"
+        )
+    return torch.device("cuda", index) if match.group(1) else torch.device("cuda")
 
 
 def synchronize(device: torch.device) -> None:
@@ -47,6 +65,13 @@ def peak_gpu_mib(device: torch.device) -> float | None:
 def peak_rss_mib() -> float:
     """This process's peak resident memory so far (Linux reports ru_maxrss in KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def missing_cuda(tasks: Sequence[str]) -> str | None:
+    """Why ``tasks`` (which need CUDA) cannot run on this machine, or None when they can."""
+    if torch.cuda.is_available():
+        return None
+    return f"tasks {', '.join(tasks)} are cone beam and need CUDA, which torch does not see here"
 
 
 def peak_memory_mb(device: torch.device) -> dict[str, float]:

@@ -15,3 +15,7 @@ class DataFileError(DblendError):
 
 class DeviceError(DblendError):
     """The requested computation cannot run on this machine (for example CUDA is missing)."""
+
+
+class OutputError(DblendError):
+    """An output cannot be written: no permission, a file in the folder's place, a full disk."""

@@ -34,6 +34,7 @@ import numpy as np
 from skimage.metrics import structural_similarity
 
 from dblend.errors import ConfigError, DataFileError
+from dblend.io import finite_message, non_finite
 
 PLANES = ("axial", "coronal", "sagittal")
 _AXIS = {"axial": 0, "coronal": 1, "sagittal": 2}
@@ -145,12 +146,9 @@ def anatomy_slices(truth: np.ndarray, plane: str, evaluation: Evaluation) -> np.
 
 def require_finite(volume: np.ndarray, source: str) -> None:
     """Refuse a volume holding NaN or infinity: it has no score, and no table cell may hide it."""
-    bad = volume.size - int(np.count_nonzero(np.isfinite(volume)))
-    if bad:
-        raise DataFileError(
-            f"{source}: {bad} of {volume.size} values are NaN or infinite; only a finite "
-            "volume can be scored"
-        )
+    count = non_finite(volume)
+    if count:
+        raise DataFileError(finite_message(source, count, volume.size))
 
 
 def min_max_normalised(image: np.ndarray) -> np.ndarray:

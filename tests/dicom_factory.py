@@ -1,7 +1,9 @@
-"""Synthetic CT DICOM series written with pydicom, for the DICOM and download tests.
+"""Synthetic DICOM series written with pydicom, for the DICOM, download and fault tests.
 
 The files are real DICOM (preamble, file meta, CT Image Storage, signed 16-bit pixels), so the
-tests exercise pydicom exactly as it reads scanner or TCIA files.
+tests exercise pydicom exactly as it reads scanner or TCIA files; the same slices can be tagged
+as another modality (MR, PET), and an RT structure set stands for the non-image files that
+exports put beside a series.
 """
 
 from __future__ import annotations
@@ -11,7 +13,12 @@ from pathlib import Path
 
 import numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import (
+    CTImageStorage,
+    ExplicitVRLittleEndian,
+    RTStructureSetStorage,
+    generate_uid,
+)
 
 AXIAL = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
 
@@ -34,21 +41,12 @@ def write_ct_file(
     instance: int = 1,
     slope: float = 1.0,
     intercept: float = -1024.0,
+    modality: str = "CT",
+    sop_class: str = CTImageStorage,
 ) -> None:
-    """Write one CT slice storing ``hu`` through RescaleSlope/Intercept."""
+    """Write one slice storing ``hu`` through RescaleSlope/Intercept (a CT slice by default)."""
     stored = np.round((hu - intercept) / slope).astype(np.int16)
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = CTImageStorage
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID = CTImageStorage
-    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
-    ds.Modality = "CT"
-    ds.PatientID = patient_id
-    ds.SeriesInstanceUID = series_uid
-    ds.SeriesDescription = "synthetic"
+    ds = _dataset(sop_class, modality, patient_id, series_uid)
     ds.InstanceNumber = instance
     ds.ImagePositionPatient = [float(v) for v in position]
     ds.ImageOrientationPatient = [float(v) for v in orientation]
@@ -66,6 +64,30 @@ def write_ct_file(
     ds.save_as(path, enforce_file_format=True)
 
 
+def write_rtstruct(path: Path, *, patient_id: str = "P001") -> None:
+    """Write an RT structure set (no pixels, a series of its own), as RT exports leave one."""
+    ds = _dataset(RTStructureSetStorage, "RTSTRUCT", patient_id, generate_uid())
+    ds.StructureSetLabel = "contours"
+    ds.save_as(path, enforce_file_format=True)
+
+
+def _dataset(sop_class: str, modality: str, patient_id: str, series_uid: str) -> Dataset:
+    """A dataset with its file meta and the identifying attributes every test file carries."""
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = sop_class
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID = sop_class
+    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds.Modality = modality
+    ds.PatientID = patient_id
+    ds.SeriesInstanceUID = series_uid
+    ds.SeriesDescription = "synthetic"
+    return ds
+
+
 def write_series(
     folder: Path,
     count: int,
@@ -80,6 +102,8 @@ def write_series(
     series_uid: str | None = None,
     patient_id: str = "P001",
     names: Sequence[str] | None = None,
+    modality: str = "CT",
+    sop_class: str = CTImageStorage,
 ) -> list[Path]:
     """Write ``count`` slices, slice k at ``origin + k * step * normal``, holding slice_hu(k).
 
@@ -103,6 +127,8 @@ def write_series(
             instance=count - k,
             slope=slope,
             intercept=intercept,
+            modality=modality,
+            sop_class=sop_class,
         )
         paths.append(path)
     return paths

@@ -92,7 +92,7 @@ def test_truncated_file_is_named(tmp_path, keep, message):
 
 
 def test_empty_or_duplicated_series_refused(tmp_path):
-    with pytest.raises(DataFileError, match="found 0 DICOM file"):
+    with pytest.raises(DataFileError, match="found 0 CT image file"):
         read_series(tmp_path)
     write_series(tmp_path, 3, series_uid="1.2.3.6")
     write_ct_file(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pandas as pd
 import pytest
@@ -224,7 +225,9 @@ def test_evaluate_command_refuses_a_reconstruction_with_nan(tmp_path, capsys):
     estimate = air_and_tissue()[1]
     estimate[0, 0, 0] = np.inf
     estimate[5, 5, 5] = np.nan
-    truth, recon = write_pair(tmp_path, estimate)
+    truth, recon = write_pair(tmp_path, air_and_tissue()[1])
+    with h5py.File(recon, "r+") as handle:  # write_array itself refuses NaN
+        handle["data"][...] = estimate
     out = tmp_path / "metrics.csv"
     assert evaluate(truth, recon, out, "{}") == 2
     error = capsys.readouterr().err

@@ -25,7 +25,10 @@ def test_paper_aapm_split_parses():
         ),
         ({"train": ["L096", "L096"], "test": ["L067"]}, r"\.train: patient L096 is listed twice"),
         ({"train": ["L096"], "test": []}, r"\.test: expected a non-empty list"),
-        ({"train": ["L096"], "test": ["L999"]}, r"\.test: patient L999 is not among"),
+        (
+            {"train": ["L096"], "test": ["L999"]},
+            r"\.test: patient L999 is not in the source \(its 10 patients: L067, ",
+        ),
         ({"train": ["L096"], "test": ["L067"], "dev": []}, r"\.dev: unknown side"),
         ({"train": "L096", "test": ["L067"]}, r"\.train: expected a list"),
         ({"train": ["L096", 67], "test": ["L067"]}, r"\.train\[1\]: expected a patient ID"),

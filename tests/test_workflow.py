@@ -71,11 +71,15 @@ def test_whole_chain_writes_tables_figures_and_report(tiny_run):
         assert table[column].between(0.0, 1.0).all(), table[column].describe()
     assert (table["slices_scored"].between(1, table["slices"])).all()
     summary = pd.read_csv(results / "tables" / "summary.csv")
-    numbers = summary.select_dtypes("number").to_numpy()
+    spread = [column for column in summary.columns if column.endswith("_std")]
+    numbers = summary.drop(columns=spread).select_dtypes("number").to_numpy()
     assert numbers.size and np.isfinite(numbers).all()
+    one_volume = summary["volumes"] == 1
+    assert (summary[spread].isna().all(axis=1) == one_volume).all(), "a std of one volume is empty"
     assert (table.loc[table.method.isin(["dds", "diffusionblend_pp"]), "nfe"] == 3).all()
     summary_md = (results / "tables" / "summary.md").read_text()
     assert "| DiffusionBlend++ + TV |" in summary_md
+    assert "(n = 1)" in summary_md and "± 0.00" not in summary_md, "one test volume"
     assert "Convention anatomy: PSNR and SSIM averaged over the slices that hold" in summary_md
     experiment = results / "experiments" / "tiny"
     figure = experiment / "figures" / "tiny" / "sv8" / "phantom003.png"

@@ -3,23 +3,36 @@
 Slices are ordered by their position along the slice normal (ImagePositionPatient projected on
 the cross product of the ImageOrientationPatient row and column directions), never by file
 name or InstanceNumber, which exporters renumber freely. Every check names the file at fault:
-a mixed series, a missing slice or a truncated file would otherwise become a silently wrong
-volume.
+a mixed series, a missing slice, a truncated file or an MR or PET image would otherwise become
+a silently wrong volume. Files that are not images at all (an RT structure set, a report, a
+presentation state exported into the same folder) are skipped with a note.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
+from pydicom.uid import (
+    UID,
+    CTImageStorage,
+    EnhancedCTImageStorage,
+    LegacyConvertedEnhancedCTImageStorage,
+)
 
 from dblend.errors import DataFileError
 
+log = logging.getLogger(__name__)
+
 DICOM_SUFFIXES = (".dcm", ".ima")
 """File name endings taken as DICOM; other files are taken only if they carry the DICM magic."""
+
+CT_IMAGE_CLASSES = (CTImageStorage, EnhancedCTImageStorage, LegacyConvertedEnhancedCTImageStorage)
+"""SOP classes of CT images; any other image class (MR, PET, secondary capture...) is refused."""
 
 MAX_GAP = 1.5
 """A gap between neighbouring slices above this many median spacings is a missing slice."""
@@ -69,14 +82,36 @@ def dicom_files(folder: Path) -> list[Path]:
     ]
 
 
+def _image_files(folder: Path) -> list[tuple[Path, Dataset]]:
+    """The CT image files of ``folder`` with their headers; non-image files skipped with a note.
+
+    An image that is not CT (Modality MR, a PET image class...) is refused by name.
+    """
+    images = []
+    for path in dicom_files(folder):
+        header = read_header(path)
+        if is_image(header):
+            _check_ct(path, header)
+            images.append((path, header))
+        else:
+            log.warning(
+                "%s: skipped, not an image slice (%s, Modality %s)",
+                path,
+                UID(str(header.SOPClassUID)).name,
+                header.get("Modality", "not given"),
+            )
+    return images
+
+
 def read_series(folder: Path) -> CtSeries:
     """Read, check and order the one CT series in ``folder``."""
-    files = dicom_files(folder)
-    if len(files) < 2:
+    images = _image_files(folder)
+    if len(images) < 2:
         raise DataFileError(
-            f"{folder}: found {len(files)} DICOM file(s); a volume needs at least 2 slices"
+            f"{folder}: found {len(images)} CT image file(s); a volume needs at least 2 slices"
         )
-    headers = [_header(path) for path in files]
+    files = [path for path, _ in images]
+    headers = [_require(path, header) for path, header in images]
     _check_one_series(files, headers)
     normal = _normal(headers[0])
     positions = np.array([np.dot(_floats(h.ImagePositionPatient), normal) for h in headers])
@@ -114,8 +149,24 @@ def _has_dicm_magic(path: Path) -> bool:
         return handle.read(4) == b"DICM"
 
 
-def _header(path: Path) -> Dataset:
-    header = read_header(path)
+def is_image(header: Dataset) -> bool:
+    """False only for a file whose SOP class says it holds no image (RT structures, a report)."""
+    if "SOPClassUID" not in header:
+        return True
+    return "Image Storage" in UID(str(header.SOPClassUID)).name
+
+
+def _check_ct(path: Path, header: Dataset) -> None:
+    modality = str(header.get("Modality", "CT"))
+    sop_class = str(header.get("SOPClassUID", CTImageStorage))
+    if modality != "CT" or sop_class not in CT_IMAGE_CLASSES:
+        raise DataFileError(
+            f"{path}: Modality {modality}, SOP class {UID(sop_class).name}; "
+            "expected a CT image series"
+        )
+
+
+def _require(path: Path, header: Dataset) -> Dataset:
     missing = [key for key in _REQUIRED if key not in header]
     if missing:
         raise DataFileError(

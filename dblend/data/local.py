@@ -3,7 +3,8 @@
 Limited-access collections such as the AAPM Low-Dose CT Grand Challenge data reach users
 through the NBIA Data Retriever or from Mayo/AAPM directly, each with its own folder layout.
 Rather than assume one, the copy is walked and each folder holding DICOM files is identified by
-the header of one of its files; the series folder itself is fully checked later, when read.
+the header of its first image file (an RT structure set beside the slices says nothing of the
+series); the series folder itself is fully checked later, when read.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
-from dblend.data.dicom import dicom_files, read_header
+from dblend.data.dicom import dicom_files, is_image, read_header
 from dblend.errors import ConfigError, DataFileError
 
 
@@ -35,16 +36,16 @@ class SeriesFolder:
 
 
 def scan_series(root: Path) -> list[SeriesFolder]:
-    """Every folder under ``root`` that directly holds DICOM files, in path order."""
+    """Every folder under ``root`` that directly holds DICOM images, in path order."""
     if not root.is_dir():
         raise DataFileError(f"{root}: local data folder not found")
     found = []
     for folder, subfolders, _ in os.walk(root):
         subfolders.sort()
         files = dicom_files(Path(folder))
-        if not files:
+        header = next((h for h in map(read_header, files) if is_image(h)), None)
+        if header is None:
             continue
-        header = read_header(files[0])
         found.append(
             SeriesFolder(
                 folder=Path(folder),

@@ -25,11 +25,13 @@ class Split:
     test: tuple[str, ...]
 
 
-def parse_split(block: Any, where: str, known: Collection[str] | None = None) -> Split:
+def parse_split(
+    block: Any, where: str, known: Collection[str] | None = None, source: str = "the source"
+) -> Split:
     """Check a ``{train: [...], validation: [...], test: [...]}`` block of patient IDs.
 
     ``where`` names the block in errors (file and key); ``known``, when given, is every
-    patient the data source has, and each listed patient must be one of them.
+    patient the data source (named by ``source``) has, and each listed patient must be one.
     """
     if not isinstance(block, dict):
         raise ConfigError(f"{where}: expected a mapping with 'train' and 'test' patient lists")
@@ -57,8 +59,10 @@ def parse_split(block: Any, where: str, known: Collection[str] | None = None) ->
                     "each patient must be on one side only"
                 )
             if known is not None and patient not in known:
+                listed = ", ".join(sorted(known)[:10]) + (", ..." if len(known) > 10 else "")
                 raise ConfigError(
-                    f"{where}.{side}: patient {patient} is not among the source's patients"
+                    f"{where}.{side}: patient {patient} is not in {source} "
+                    f"(its {len(known)} patients: {listed or 'none'})"
                 )
             seen[patient] = side
         sides[side] = tuple(patients)

@@ -75,7 +75,7 @@ def load_pins(path: Path) -> PinnedCollection:
     return PinnedCollection(
         collection=str(document["collection"]),
         patients=pins,
-        split=parse_split(document["split"], f"{path}: split", known=pins),
+        split=parse_split(document["split"], f"{path}: split", pins, source="the pinned series"),
     )
 
 

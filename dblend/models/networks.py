@@ -11,26 +11,16 @@ from typing import Any
 
 from diffusers import UNet2DModel
 
-from dblend.errors import ConfigError
+from dblend.models.shape import check_network
 
 
 def build_unet(
     network: dict[str, Any], image_size: int, in_channels: int, num_classes: int | None
 ) -> UNet2DModel:
     """A U-Net mapping ``in_channels`` noisy slices (+ optional class label) to as many epsilons."""
+    check_network(network, "networks", {"image size": image_size})
     channels = list(network["channels"])
     attention = list(network["attention"])
-    if len(attention) != len(channels):
-        raise ConfigError(
-            f"networks: 'attention' has {len(attention)} entries but 'channels' has "
-            f"{len(channels)}; expected one flag per level"
-        )
-    downsamplings = len(channels) - 1
-    if image_size % (1 << downsamplings):
-        raise ConfigError(
-            f"networks: image size {image_size} is not divisible by 2^{downsamplings}, "
-            f"which {len(channels)} U-Net levels need"
-        )
     return UNet2DModel(
         sample_size=image_size,
         in_channels=in_channels,

@@ -4,6 +4,8 @@ PSNR/SSIM: mean +- std over test volumes, per plane (axial, coronal, sagittal) w
 each plane was scored on, and of the whole volume; one table per data set and task with methods
 as rows, saying which scoring convention made it. Total variation: each method's mean TV beside
 the ground truth's (DDS over-smooths). Runtime: wall seconds and network evaluations per volume.
+``volumes`` counts the values each mean is taken over; a single volume has no std (empty in
+the CSV), shown as "n = 1", never as a spread of 0.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ TABLE_TITLES = {
 }
 """Every table an experiment writes (as .csv, .md, .tex and .html), with its heading."""
 TV_COLUMNS = {"tv": "TV", "tv_truth": "TV ground truth", "tv_ratio": "ratio"}
+ONE_VOLUME = "n = 1"
+"""Shown where a std would be: the mean is of one volume, so there is no spread."""
 RUNTIME_COLUMNS = {"seconds_mean": "seconds", "seconds_std": "± std", "nfe": "NFE"}
 SLICES_NOTE = "'slices': slices scored of all slices in the plane, summed over the test volumes."
 METRIC_COLUMNS = [
@@ -89,12 +93,10 @@ def summary(metrics: pd.DataFrame, labels: Mapping[str, str]) -> pd.DataFrame:
             volume_psnr_std=("volume_psnr", "std"),
             volume_ssim_mean=("volume_ssim", "mean"),
             volume_ssim_std=("volume_ssim", "std"),
-            volumes=("volume", "nunique"),
+            volumes=("psnr", "count"),
         )
         .reset_index()
     )
-    spread = [column for column in table.columns if column.endswith("_std")]
-    table[spread] = table[spread].fillna(0.0)
     return _ordered(table, labels).reset_index(drop=True)
 
 
@@ -111,8 +113,8 @@ def paper_layout(summary_table: pd.DataFrame) -> dict[tuple[str, str], pd.DataFr
                 if not row.empty:
                     cells.update(_plane_cells(plane, row.iloc[0]))
             first = per_method.iloc[0]
-            cells["volume PSNR"] = f"{first.volume_psnr_mean:.2f} ± {first.volume_psnr_std:.2f}"
-            cells["volume SSIM"] = f"{first.volume_ssim_mean:.3f} ± {first.volume_ssim_std:.3f}"
+            cells["volume PSNR"] = _mean_std(first.volume_psnr_mean, first.volume_psnr_std, ".2f")
+            cells["volume SSIM"] = _mean_std(first.volume_ssim_mean, first.volume_ssim_std, ".3f")
             rows[label] = cells
         layouts[(dataset, task)] = pd.DataFrame.from_dict(rows, orient="index")
     return layouts
@@ -120,10 +122,17 @@ def paper_layout(summary_table: pd.DataFrame) -> dict[tuple[str, str], pd.DataFr
 
 def _plane_cells(plane: str, row: pd.Series) -> dict[str, str]:
     return {
-        f"{plane} PSNR": f"{row.psnr_mean:.2f} ± {row.psnr_std:.2f}",
-        f"{plane} SSIM": f"{row.ssim_mean:.3f} ± {row.ssim_std:.3f}",
+        f"{plane} PSNR": _mean_std(row.psnr_mean, row.psnr_std, ".2f"),
+        f"{plane} SSIM": _mean_std(row.ssim_mean, row.ssim_std, ".3f"),
         f"{plane} slices": f"{row.slices_scored}/{row.slices}",
     }
+
+
+def _mean_std(mean: float, std: float, spec: str) -> str:
+    """'mean ± std', or 'mean (n = 1)' where a single volume has no spread to show."""
+    if pd.isna(std):
+        return f"{mean:{spec}} ({ONE_VOLUME})"
+    return f"{mean:{spec}} ± {std:{spec}}"
 
 
 def total_variation_table(metrics: pd.DataFrame, labels: Mapping[str, str]) -> pd.DataFrame:
@@ -144,7 +153,6 @@ def runtime_table(metrics: pd.DataFrame, labels: Mapping[str, str]) -> pd.DataFr
         seconds_mean=("seconds", "mean"), seconds_std=("seconds", "std"), nfe=("nfe", "max")
     )
     table = table.reset_index()
-    table["seconds_std"] = table["seconds_std"].fillna(0.0)
     return _ordered(table, labels).reset_index(drop=True)
 
 
@@ -152,8 +160,11 @@ def display(table: pd.DataFrame, columns: Mapping[str, str]) -> dict[tuple[str, 
     """Per (dataset, task): label-indexed frames of the named columns, rounded for reading."""
     frames = {}
     for (dataset, task), block in table.groupby(["dataset", "task"], sort=False):
-        frame = block.set_index("label")[list(columns)].rename(columns=columns)
-        frames[(dataset, task)] = frame.round(4)
+        frame = block.set_index("label")[list(columns)].round(4).astype(object)
+        for column in columns:
+            if column.endswith("_std"):
+                frame[column] = frame[column].where(frame[column].notna(), ONE_VOLUME)
+        frames[(dataset, task)] = frame.rename(columns=columns)
     return frames
 
 

@@ -4,12 +4,46 @@ import json
 import shlex
 from pathlib import Path
 
+from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger
+
 from dblend import config as dblend_config
 from dblend.datasets import pins, preprocess_settings, resolve, volume_names
 from dblend.experiments import experiment_methods, is_tuning, method_label, sweep_points
 from dblend.report.tables import TABLE_TITLES
 
 dblend_config.validate(config)
+CUDA_TASKS = dblend_config.cuda_tasks(config)
+CUDA_RULES = ("simulate", "reconstruct")
+# Why this machine cannot run the CUDA tasks' jobs; only the planning process looks (torch is
+# imported only then), and says so in a note that dry runs show too.
+NO_CUDA = None
+if CUDA_TASKS and workflow.is_main_process:
+    from dblend.device import missing_cuda
+
+    NO_CUDA = missing_cuda(CUDA_TASKS)
+if NO_CUDA:
+    logger.warning(
+        f"dblend: {NO_CUDA}. A local run stops before any job starts; a cluster profile "
+        f"gives their {' and '.join(CUDA_RULES)} jobs a GPU (resource gpu=1)."
+    )
+
+
+onstart:
+    # Refuse a local run that would reach a CUDA task's job on a machine without CUDA, before
+    # the phantoms and priors it would first make. Dry runs and cluster runs only get the note.
+    if NO_CUDA and workflow.local_exec:
+        cuda_jobs = [
+            job
+            for job in workflow.dag.needrun_jobs()
+            if job.rule.name in CUDA_RULES
+            and job.wildcards.get("task") in CUDA_TASKS
+        ]
+        if cuda_jobs:
+            raise WorkflowError(
+                f"{NO_CUDA}; {len(cuda_jobs)} of the jobs to run need it (run on a machine "
+                "with a GPU, or with a cluster profile that gives these jobs one)"
+            )
 
 
 wildcard_constraints:
@@ -81,6 +115,11 @@ def splits_of(dataset):
     return volume_names(config["datasets"][dataset], REPOSITORY, dataset)
 
 
+# Every split, before any job is planned: a local copy's patients are checked where it is there.
+for dataset_name in config["datasets"]:
+    splits_of(dataset_name)
+
+
 def volumes(dataset, split):
     return splits_of(dataset)[split]
 
@@ -142,6 +181,12 @@ def datasets_from(*sources):
     """A regex matching the data sets of the given sources (or nothing, if there are none)."""
     names = [n for n, d in config["datasets"].items() if d["source"] in sources]
     return "|".join(names) if names else "(?!)"
+
+
+def needs_gpu(wildcards):
+    """1 for a job of a task that needs CUDA (a cluster profile then asks for a GPU), else None:
+    other jobs do not have the resource at all, so their plan is as it was."""
+    return 1 if wildcards.task in CUDA_TASKS else None
 
 
 def method_settings(task, method):

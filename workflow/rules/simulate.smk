@@ -12,6 +12,8 @@ rule simulate:
         benchmarks("simulate", "{dataset}/{task}/{volume}")
     conda:
         CONDA_ENV
+    resources:
+        gpu=needs_gpu,
     params:
         task=lambda w: as_json(config["tasks"][w.task]),
         seed=lambda w: seed_of("simulate", w.dataset, w.task, w.volume),
