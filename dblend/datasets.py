@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from dblend.data.pins import PinnedCollection, load_pins
 from dblend.data.splits import parse_split
-from dblend.data.tcia import PinnedCollection, load_pins
 
 SPLITS = ("train", "validation", "test")
 

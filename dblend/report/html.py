@@ -17,9 +17,10 @@ import jinja2
 import pandas as pd
 
 from dblend import __version__
+from dblend.experiments import TABLE_TITLES
 from dblend.io import atomic_path
 from dblend.report.figures import validation_points
-from dblend.report.tables import TABLE_TITLES, convention_of
+from dblend.report.tables import convention_of
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1150px; color: #222; }
