@@ -6,8 +6,13 @@ from pathlib import Path
 
 from dblend import config as dblend_config
 from dblend.datasets import pins, preprocess_settings, resolve, volume_names
-from dblend.experiments import experiment_methods, is_tuning, method_label, sweep_points
-from dblend.report.tables import TABLE_TITLES
+from dblend.experiments import (
+    TABLE_TITLES,
+    experiment_methods,
+    is_tuning,
+    method_label,
+    sweep_points,
+)
 
 dblend_config.validate(config)
 
