@@ -19,6 +19,7 @@ import h5py
 import numpy as np
 
 from dblend.errors import DataFileError
+from dblend.provenance import software_versions
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -42,10 +43,11 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
 
 def write_array(path: str | os.PathLike, array: np.ndarray, attrs: Mapping[str, Any]) -> None:
-    """Write ``array`` (stored as float32) with ``attrs`` (JSON-encoded) atomically to ``path``."""
+    """Write ``array`` (stored as float32) with ``attrs`` (JSON-encoded) atomically to ``path``,
+    adding the versions of the software that wrote it (attribute ``software``)."""
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as handle:
         handle.create_dataset(ARRAY_KEY, data=np.asarray(array, dtype=np.float32))
-        for key, value in attrs.items():
+        for key, value in {**attrs, "software": software_versions()}.items():
             handle.attrs[key] = json.dumps(value)
 
 

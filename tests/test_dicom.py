@@ -13,6 +13,7 @@ from dblend.data.local import find_patient_series
 from dblend.data.preprocess import PREPROCESS_VERSION, PreprocessSpec, preprocess_series
 from dblend.errors import ConfigError, DataFileError
 from dblend.io import read_array
+from dblend.provenance import software_versions
 
 # Feet-first style orientation: column direction -y flips the normal to -z, so ordering by raw
 # z or by InstanceNumber (written in reverse) would both give the wrong order.
@@ -132,6 +133,7 @@ def test_preprocess_windows_resamples_and_records_provenance(tmp_path):
         "preprocessing_version": PREPROCESS_VERSION,
         "source_files": 9,
         "version": attrs["version"],
+        "software": software_versions(),
     }
 
 
