@@ -129,6 +129,10 @@ def test_preprocess_windows_resamples_and_records_provenance(tmp_path):
         "source_uids": ["1.2.3.7"],
         "patient_id": "P001",
         "spacing_mm": [0.5, 1.4, 1.4],
+        "orientation": [1.0, 0.0, 0.0, 0.0, 1.0, 0.0],
+        # the first pixel centre of 1.4 mm pixels lies half a native 0.7 mm pixel inside, and
+        # the first kept slice is native slice 1.5 (1 mm apart from z = -100)
+        "origin_mm": [-4.65, -4.65, -98.5],
         "hu_window": [-1000.0, -500.0],
         "preprocessing_version": PREPROCESS_VERSION,
         "source_files": 9,
