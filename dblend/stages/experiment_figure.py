@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from dblend.arguments import key_value
-from dblend.io import read_volume
+from dblend.io import read_attrs, read_volume
 from dblend.report import figures
 
 
@@ -25,6 +25,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def experiment_figure(*, truth: Path, recon: list[tuple[str, str]], title: str, out: Path) -> None:
-    """Middle axial, coronal and sagittal slices of every method beside the ground truth."""
+    """Middle axial, coronal and sagittal slices of every method beside the ground truth, in HU
+    (the ground truth's window) at the ground truth's voxel spacing."""
     reconstructions = {label: read_volume(path) for path, label in recon}
-    figures.experiment_figure(read_volume(truth), reconstructions, title, out)
+    attrs = read_attrs(truth)
+    figures.experiment_figure(
+        read_volume(truth),
+        reconstructions,
+        title,
+        out,
+        hu_window=tuple(attrs["hu_window"]),
+        spacing_mm=tuple(attrs.get("spacing_mm", (1.0, 1.0, 1.0))),
+    )
