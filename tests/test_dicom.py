@@ -136,7 +136,6 @@ def test_preprocess_windows_resamples_and_records_provenance(tmp_path):
         "hu_window": [-1000.0, -500.0],
         "preprocessing_version": PREPROCESS_VERSION,
         "source_files": 9,
-        "version": attrs["version"],
         "software": software_versions(),
     }
 

@@ -19,7 +19,6 @@ from scipy.interpolate import interp1d
 from scipy.ndimage import gaussian_filter1d
 from skimage.transform import resize
 
-from dblend import __version__
 from dblend.data.dicom import CtSeries, read_series
 from dblend.data.grid import VoxelGrid
 from dblend.errors import ConfigError, DataFileError
@@ -103,7 +102,6 @@ def preprocess_series(
             "hu_window": list(spec.hu_window),
             "preprocessing_version": PREPROCESS_VERSION,
             "source_files": len(series.files),
-            "version": __version__,
         },
     )
 
