@@ -30,7 +30,7 @@ wildcard_constraints:
 
 REPOSITORY = Path(workflow.current_basedir).parents[1]
 """This workflow's repository (workflow.basedir is the outer workflow's when used as a module)."""
-os.environ["DBLEND_ROOT"] = str(REPOSITORY)
+os.environ.update(DBLEND_ROOT=str(REPOSITORY))
 """Where envs/dblend.yaml installs dblend from, when Snakemake builds the rules' environment."""
 CONDA_ENV = str(REPOSITORY / "envs" / "dblend.yaml")
 DOWNLOADS = config["download_dir"]
