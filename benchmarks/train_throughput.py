@@ -232,7 +232,8 @@ def main(argv: list[str] | None = None) -> int:
     if len(names) > 1:
         first = names[0]
         print()
-        print(f"Throughput relative to {first} (this run, checkpointing {switches[0]}):")
+        shown = "on" if switches[0] else "off"
+        print(f"Throughput relative to {first} (this run, checkpointing {shown}):")
         for name in names[1:]:
             ratio = (
                 results[name, switches[0]]["patches_per_second"]
