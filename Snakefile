@@ -33,3 +33,9 @@ rule all:
     input:
         TABLES,
         REPORT,
+
+
+rule nifti:
+    input:
+        nifti_exports(),
+    localrule: True

@@ -1,12 +1,11 @@
 # Volumes and reconstructions as NIfTI (HU, true voxel spacing and orientation) for standard
-# viewers: `snakemake nifti` exports every test volume and reconstruction of the reported
-# experiments; any single file by its path, e.g.
+# viewers: the target `nifti` (Snakefile) exports every test volume and reconstruction of the
+# reported experiments; any single file is a target by its path, e.g.
 # `snakemake results/nifti/recon/demo/sv8/dds/phantom008.nii.gz`.
 
 
 localrules:
     export,
-    nifti,
 
 
 rule export:
@@ -26,8 +25,3 @@ rule export:
         CONDA_ENV
     shell:
         "dblend export {input.array} --reference {input.reference} --out {output} > {log} 2>&1"
-
-
-rule nifti:
-    input:
-        nifti_exports(),
