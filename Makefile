@@ -4,21 +4,36 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# torch is pinned here (a CPU build) while the package itself accepts a range, so clusters can
-# install CUDA builds; see README "Installing on a GPU cluster".
-TORCH_PIN ?= torch==2.13.0
 CORES ?= 2
 
-.PHONY: demo test lint install slurm-packages clean
+# envs/cpu.lock.txt pins every package of the install to the version `make test` and
+# `make demo` run with, torch as its CPU build (+cpu; a cluster takes a CUDA build instead:
+# README, "On a SLURM GPU cluster"). pyproject.toml keeps the ranges, for other environments.
+LOCK := envs/cpu.lock.txt
+# Where the CPU build of torch comes from, when pip's configured indexes do not carry it.
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+# `make lock` resolves pyproject.toml's ranges anew (uv, from the installed dev tools).
+TORCH_VERSION ?= 2.13.0
+LOCK_PYTHON ?= 3.11
 
-$(BIN)/.installed: pyproject.toml
+.PHONY: demo test lint install lock slurm-packages clean
+
+$(BIN)/.installed: $(LOCK) pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet "$(TORCH_PIN)"
-	$(BIN)/python -m pip install --quiet -e ".[dev,slurm]"
+	$(BIN)/python -m pip install --quiet -r $(LOCK) 2>/dev/null \
+		|| $(BIN)/python -m pip install --quiet -r $(LOCK) --extra-index-url $(TORCH_INDEX)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
 
 install: $(BIN)/.installed
+
+lock: install
+	$(BIN)/uv pip compile pyproject.toml --extra workflow --extra slurm --extra dev \
+		--python-version $(LOCK_PYTHON) --python-platform x86_64-manylinux_2_28 \
+		--constraints <(echo "torch==$(TORCH_VERSION)+cpu") \
+		$(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX) --index-strategy unsafe-best-match) \
+		--no-emit-index-url --custom-compile-command "make lock" --output-file $(LOCK)
 
 demo: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" snakemake --cores $(CORES)

@@ -6,8 +6,10 @@ with the real training step (``dblend.train.train_step`` on a ``TrainingRun`` fe
 ``PatchSampler``: forward, MSE, backward, clipping, AdamW, learning-rate schedule, EMA; bf16
 autocast on CUDA as training does), after a few untimed warm-up steps.
 
-With more than one size, each runs in its own spawned process, because a process's peak
-resident memory (``ru_maxrss``) only ever grows: the peak printed for a size is then its own.
+Each size runs with gradient checkpointing off and on (``training.gradient_checkpointing``:
+activations recomputed in the backward pass instead of kept), and the ratios of memory and
+speed on/off are printed. Each measurement runs in its own spawned process, because a
+process's peak resident memory (``ru_maxrss``) only ever grows: the peak printed is its own.
 On CPU the paper size is skipped unless asked for by name: one step takes minutes there.
 
 Timings only: nothing here asserts on them. Run ``python benchmarks/train_throughput.py --help``.
@@ -78,6 +80,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--warmup", type=int, default=3, help="untimed steps before timing (default: 3)"
     )
     parser.add_argument("--seed", type=int, default=0, help="phantom and training seed")
+    parser.add_argument(
+        "--checkpointing",
+        choices=("both", "off", "on"),
+        default="both",
+        help="gradient checkpointing: measure with it off and on, or only one (default: both)",
+    )
     add_common_arguments(parser)
     return parser.parse_args(argv)
 
@@ -129,6 +137,20 @@ def measure(
     }
 
 
+def checkpointing_ratios(name: str, off: dict, on: dict) -> str:
+    """Memory and time of a step with gradient checkpointing, as ratios to without it. Memory
+    is the GPU's peak on CUDA, else the process's peak RSS growth over what it held before."""
+    if off["peak_gpu_mib"] is not None:
+        memory = on["peak_gpu_mib"] / off["peak_gpu_mib"]
+        what = "peak GPU memory"
+    else:
+        grown = [r["peak_rss_mib"] - r["rss_before_mib"] for r in (on, off)]
+        memory = grown[0] / grown[1] if grown[1] > 0 else float("nan")
+        what = "peak RSS growth"
+    time_ratio = on["seconds_per_step"] / off["seconds_per_step"]
+    return f"{name}: {what} x {memory:.3f}, s/step x {time_ratio:.3f}"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     config, device = setup(SCRIPT, args)
@@ -154,19 +176,22 @@ def main(argv: list[str] | None = None) -> int:
     if args.crop is not None:
         training["crop"] = args.crop or None
     names, skipped = choose_networks(known, args.networks, device)
+    switches = {"both": (False, True), "off": (False,), "on": (True,)}[args.checkpointing]
+    runs = [(name, switch) for name in names for switch in switches]
     results = {}
     started = time.perf_counter()
     context = multiprocessing.get_context("spawn")
     volume_args = (args.size, args.slices, args.seed)
     try:
-        for name in names:
+        for name, switch in runs:
             spec = PriorSpec.from_config(prior, config["networks"][name], image_size=args.size)
-            work = (spec, training, volume_args, args.warmup, args.steps, str(device), args.threads)
-            if len(names) == 1:  # this process's peak is this size's alone
-                results[name] = measure(*work)
+            settings = {**training, "gradient_checkpointing": switch}
+            work = (spec, settings, volume_args, args.warmup, args.steps, str(device), args.threads)
+            if len(runs) == 1:  # this process's peak is this run's alone
+                results[name, switch] = measure(*work)
                 continue
             with context.Pool(1) as pool:
-                results[name] = pool.apply(measure, work)
+                results[name, switch] = pool.apply(measure, work)
     except DblendError as err:
         fail(SCRIPT, f"network {name}: {err}")
     print("\n".join(machine_lines(device, args.threads)))
@@ -177,15 +202,16 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.size} x {args.size} phantom; bf16 autocast: {device.type == 'cuda'}"
     )
     print()
-    where = "each size in its own process" if len(names) > 1 else "in this process"
-    print(f"Training: {args.steps} timed steps per size after {args.warmup} warm-up, {where}")
+    where = "each in its own process" if len(runs) > 1 else "in this process"
+    print(f"Training: {args.steps} timed steps per run after {args.warmup} warm-up, {where}")
     header = [
-        "network", "params", "s/step", "patches/s", "peak RSS MiB", "RSS before MiB",
-        "peak GPU MiB",
+        "network", "checkpointing", "params", "s/step", "patches/s", "peak RSS MiB",
+        "RSS before MiB", "peak GPU MiB",
     ]  # fmt: skip
     rows = [
         [
             name,
+            "on" if switch else "off",
             f"{r['parameters'] / 1e6:.2f}M",
             f"{r['seconds_per_step']:.4f}",
             f"{r['patches_per_second']:.1f}",
@@ -193,17 +219,26 @@ def main(argv: list[str] | None = None) -> int:
             megabytes(r["rss_before_mib"]),
             megabytes(r["peak_gpu_mib"]),
         ]
-        for name, r in results.items()
+        for (name, switch), r in results.items()
     ]
     print(table(header, rows))
     for name in skipped:
         print(f"{name}: skipped on CPU (far too slow); name it in --networks to run it anyway")
-    if len(results) > 1:
+    if len(switches) == 2:
+        print()
+        print("Gradient checkpointing on / off (this run):")
+        for name in names:
+            print("  " + checkpointing_ratios(name, results[name, False], results[name, True]))
+    if len(names) > 1:
         first = names[0]
         print()
-        print(f"Throughput relative to {first} (this run):")
+        shown = "on" if switches[0] else "off"
+        print(f"Throughput relative to {first} (this run, checkpointing {shown}):")
         for name in names[1:]:
-            ratio = results[name]["patches_per_second"] / results[first]["patches_per_second"]
+            ratio = (
+                results[name, switches[0]]["patches_per_second"]
+                / results[first, switches[0]]["patches_per_second"]
+            )
             print(f"  {name} / {first}: {ratio:.3f}")
     print(f"wall {time.perf_counter() - started:.1f} s")
     return 0

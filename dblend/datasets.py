@@ -12,9 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from dblend.data.local import scan_series
+from dblend.data.pins import PinnedCollection, load_pins
 from dblend.data.splits import parse_split
-from dblend.data.tcia import PinnedCollection, load_pins
 
 SPLITS = ("train", "validation", "test")
 
@@ -41,6 +40,8 @@ def volume_names(dataset: dict[str, Any], base: Path, name: str = "") -> dict[st
     if source == "tcia":
         chosen = pins(dataset, base).split
     else:
+        from dblend.data.local import scan_series  # reads DICOM: only where a copy is local
+
         folder = resolve(dataset["local_dir"], Path.cwd())
         known = {entry.patient_id for entry in scan_series(folder)} if folder.is_dir() else None
         where = f"config key datasets.{name}.patients"

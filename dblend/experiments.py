@@ -16,6 +16,13 @@ from typing import Any
 from dblend.errors import ConfigError
 from dblend.recon.kinds import kind_of
 
+TABLE_TITLES = {
+    "summary": "PSNR / SSIM per plane and per volume (mean ± std over test volumes)",
+    "tv": "Total variation per voxel (reconstruction vs ground truth)",
+    "runtime": "Wall time and network evaluations per volume",
+}
+"""Every table an experiment writes (as .csv, .md, .tex and .html), with its heading."""
+
 
 @dataclass(frozen=True)
 class SweepPoint:

@@ -23,6 +23,7 @@ import h5py
 import numpy as np
 
 from dblend.errors import DataFileError, OutputError
+from dblend.provenance import software_versions
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -82,7 +83,8 @@ def finite_message(path: str | os.PathLike, count: int, total: int, what: str = 
 
 
 def write_array(path: str | os.PathLike, array: np.ndarray, attrs: Mapping[str, Any]) -> None:
-    """Write ``array`` (stored as float32) with ``attrs`` (JSON-encoded) atomically to ``path``.
+    """Write ``array`` (stored as float32) with ``attrs`` (JSON-encoded) atomically to ``path``,
+    adding the versions of the software that wrote it (attribute ``software``).
 
     A non-finite value is refused before anything is written. The file is built in memory and
     written in one go, so a failing disk is an OutputError rather than HDF5 closing half a file.
@@ -94,7 +96,7 @@ def write_array(path: str | os.PathLike, array: np.ndarray, attrs: Mapping[str, 
     buffer = io.BytesIO()
     with h5py.File(buffer, "w") as handle:
         handle.create_dataset(ARRAY_KEY, data=data, chunks=True, fletcher32=True)
-        for key, value in attrs.items():
+        for key, value in {**attrs, "software": software_versions()}.items():
             handle.attrs[key] = json.dumps(value)
     with atomic_path(path) as tmp:
         tmp.write_bytes(buffer.getbuffer())

@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 
 # training.lr_schedule -> the diffusers schedule after the linear warm-up.
 LR_SCHEDULES = {"constant": "constant_with_warmup", "cosine": "cosine"}
+MEMORY_SWITCHES = ("gradient_checkpointing",)
+"""Training keys that trade memory for time without changing a number: a run interrupted for
+lack of memory resumes with them switched on."""
 
 
 @dataclass(frozen=True)
@@ -73,10 +76,11 @@ def run_identity(
     train_volumes: Sequence[torch.Tensor],
     validation_volumes: Sequence[torch.Tensor],
 ) -> dict[str, Any]:
-    """What a resume file must match to be resumed from: the spec, the training and the data."""
+    """What a resume file must match to be resumed from: the spec, the training (but for its
+    memory switches, which change no number) and the data."""
     return {
         "spec": spec.to_dict(),
-        "training": training,
+        "training": {k: v for k, v in training.items() if k not in MEMORY_SWITCHES},
         "data": {
             "train": data_fingerprint(train_volumes),
             "validation": data_fingerprint(validation_volumes),
@@ -100,6 +104,8 @@ class TrainingRun:
     def __init__(self, spec: PriorSpec, training: dict[str, Any], device: torch.device) -> None:
         self.spec, self.training, self.device = spec, training, device
         self.model = ScorePrior(spec).to(device)
+        if training["gradient_checkpointing"]:
+            self.model.unet.enable_gradient_checkpointing()
         self.ema = EMAModel(self.model.parameters(), decay=training["ema_decay"])
         self.optimizer = torch.optim.AdamW(
             self.model.parameters(),

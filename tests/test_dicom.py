@@ -13,6 +13,7 @@ from dblend.data.local import find_patient_series
 from dblend.data.preprocess import PREPROCESS_VERSION, PreprocessSpec, preprocess_series
 from dblend.errors import ConfigError, DataFileError
 from dblend.io import read_array
+from dblend.provenance import software_versions
 
 # Feet-first style orientation: column direction -y flips the normal to -z, so ordering by raw
 # z or by InstanceNumber (written in reverse) would both give the wrong order.
@@ -128,10 +129,14 @@ def test_preprocess_windows_resamples_and_records_provenance(tmp_path):
         "source_uids": ["1.2.3.7"],
         "patient_id": "P001",
         "spacing_mm": [0.5, 1.4, 1.4],
+        "orientation": [1.0, 0.0, 0.0, 0.0, 1.0, 0.0],
+        # the first pixel centre of 1.4 mm pixels lies half a native 0.7 mm pixel inside, and
+        # the first kept slice is native slice 1.5 (1 mm apart from z = -100)
+        "origin_mm": [-4.65, -4.65, -98.5],
         "hu_window": [-1000.0, -500.0],
         "preprocessing_version": PREPROCESS_VERSION,
         "source_files": 9,
-        "version": attrs["version"],
+        "software": software_versions(),
     }
 
 

@@ -6,6 +6,7 @@ re-ranged in one and not the other before a cluster run finds it by failing.
 
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
 
@@ -25,6 +26,8 @@ from snakemake.settings.types import (
 ROOT = Path(__file__).resolve().parents[1]
 ENV = ROOT / "envs" / "dblend.yaml"
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+CHECKOUT = "${DBLEND_ROOT}"
+"""The pip line installing the workflow's own checkout (set by workflow/rules/common.smk)."""
 
 
 def env_entries() -> tuple[list[str], list[str]]:
@@ -42,7 +45,7 @@ def env_packages() -> list[Requirement]:
     """Every package the environment names, from conda or pip, but python, pip and this one."""
     conda, pip = env_entries()
     conda = [spec for spec in conda if spec.partition("=")[0] not in {"python", "pip"}]
-    return [Requirement(spec) for spec in conda + [p for p in pip if not p.startswith("-e")]]
+    return [Requirement(spec) for spec in conda + [p for p in pip if p != CHECKOUT]]
 
 
 def ranges(requirements: list[Requirement]) -> dict[str, str]:
@@ -69,13 +72,19 @@ def test_env_python_satisfies_requires_python():
     assert Version(python.removeprefix("python=")) in SpecifierSet(PROJECT["requires-python"])
 
 
-def test_env_installs_this_checkout_for_the_dblend_command():
-    editable = [line.removeprefix("-e").strip() for line in env_entries()[1] if "-e" in line]
-    assert [(ENV.parent / path).resolve() for path in editable] == [ROOT]
+def test_env_installs_the_workflows_checkout_not_editable():
+    """pip reads ${DBLEND_ROOT} (a plain path: no -e), which planning sets to this repository;
+    the file names the package's version, so a release changes its hash and rebuilds it."""
+    assert CHECKOUT in env_entries()[1]
+    assert not [line for line in env_entries()[1] if line.startswith("-e")]
+    assert f"dblend {PROJECT['version']} itself" in ENV.read_text()
+    os.environ.pop("DBLEND_ROOT", None)
+    parsed_workflow()
+    assert os.environ["DBLEND_ROOT"] == str(ROOT)
 
 
-def test_every_rule_with_a_command_uses_this_environment():
-    """Snakemake's own view: each rule's conda path, resolved from the file defining the rule."""
+def parsed_workflow() -> dict[str, Path]:
+    """Parse the workflow as Snakemake does; each rule with a command and its conda path."""
     with SnakemakeApi(OutputSettings(quiet={"all"})) as api:
         workflow = api.workflow(
             resource_settings=ResourceSettings(),
@@ -84,10 +93,15 @@ def test_every_rule_with_a_command_uses_this_environment():
             snakefile=ROOT / "Snakefile",
             workdir=ROOT,
         )
-        envs = {
+        return {
             rule.name: (Path(rule.snakefile).parent / rule.conda_env).resolve()
             for rule in workflow._workflow.rules
             if rule.shellcmd
         }
+
+
+def test_every_rule_with_a_command_uses_this_environment():
+    """Snakemake's own view: each rule's conda path, resolved from the file defining the rule."""
+    envs = parsed_workflow()
     assert {"phantom", "simulate", "train_prior", "reconstruct", "report"} <= envs.keys()
     assert set(envs.values()) == {ENV}, envs

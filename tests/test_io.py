@@ -7,6 +7,7 @@ import pytest
 
 from dblend.errors import DataFileError
 from dblend.io import atomic_path, read_array, write_array
+from dblend.provenance import software_versions
 
 
 def test_round_trip_keeps_array_and_metadata(tmp_path):
@@ -14,7 +15,7 @@ def test_round_trip_keeps_array_and_metadata(tmp_path):
     write_array(path, np.ones((2, 3, 3)), {"spacing": [2.5, 1.0, 1.0], "source": "x"})
     array, attrs = read_array(path)
     assert array.dtype == np.float32 and array.shape == (2, 3, 3)
-    assert attrs == {"spacing": [2.5, 1.0, 1.0], "source": "x"}
+    assert attrs == {"spacing": [2.5, 1.0, 1.0], "source": "x", "software": software_versions()}
 
 
 def test_failed_write_leaves_nothing(tmp_path):

@@ -57,6 +57,25 @@ def test_profile_is_found_by_name_from_the_repository_root(tmp_path):
     assert "gpu" not in resources["phantom"] and "gpu" not in resources["simulate"]
 
 
+def test_site_settings_come_from_a_profile_of_ones_own(tmp_path):
+    """Account and partition in the user's profile, given after the workflow's: each job asks
+    for both, and still for the workflow's per-rule memory, time and GPU."""
+    site = tmp_path / "mysite"
+    site.mkdir()
+    (site / "config.yaml").write_text(
+        yaml.safe_dump({"default-resources": {"slurm_account": "lab", "slurm_partition": "big"}})
+    )
+    workdir = tmp_path / "work"
+    args = ("--profile", "slurm", "--profile", str(site), "-d", str(workdir), "-n")
+    result = snakemake(*args, env=dict(os.environ))
+    assert result.returncode == 0, result.stderr[-4000:]
+    log = result.stdout + result.stderr
+    resources = {rule: value for _, rule, value in job_blocks(log, "resources")}
+    for rule in ("phantom", "train_prior"):
+        assert "slurm_account=lab" in resources[rule] and "slurm_partition=big" in resources[rule]
+    assert "gpu=1" in resources["train_prior"] and "mem_mb=32000" in resources["train_prior"]
+
+
 @dataclass
 class Run:
     workdir: Path
@@ -136,7 +155,7 @@ def test_every_cluster_job_went_through_sbatch_and_no_local_one(profile_run):
 def test_slurm_granted_what_the_profile_asks(profile_run):
     profile = yaml.safe_load((PROFILE / "config.yaml").read_text())
     for job, rule in profile_run.remote.items():
-        asked = {**profile["default-resources"], **profile["set-resources"].get(rule, {})}
+        asked = profile["set-resources"][rule]
         assert (asked.get("gpu") == 1) == (rule in GPU_RULES), rule
         for slurm_id in profile_run.slurm_ids[job]:
             recorded = profile_run.jobs[slurm_id]

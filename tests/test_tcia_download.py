@@ -21,7 +21,8 @@ import pytest
 from dicom_factory import write_series
 
 from dblend.data.dicom import read_series
-from dblend.data.tcia import CHECKSUMS, MARKER, download_series, load_pins, read_manifest
+from dblend.data.pins import load_pins
+from dblend.data.tcia import CHECKSUMS, MARKER, download_series, read_manifest
 from dblend.errors import ConfigError, DataFileError
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -14,7 +14,7 @@ from dblend.models.checkpoint import load_prior, read_checkpoint
 from dblend.models.prior import PriorSpec, ScorePrior
 from dblend.models.schedule import VPSchedule
 from dblend.patches import PatchSampler
-from dblend.train import _loss, lr_scheduler, resume_path, train_prior
+from dblend.train import TrainingRun, _loss, lr_scheduler, resume_path, run_identity, train_prior
 
 TRAINING = {
     "steps": 40,
@@ -25,6 +25,7 @@ TRAINING = {
     "weight_decay": 0.0,
     "ema_decay": 0.9,
     "grad_clip": 1.0,
+    "gradient_checkpointing": False,
     "crop": None,
     "log_every": 10,
     "checkpoint_every": 10,
@@ -135,3 +136,28 @@ def test_cosine_schedule_warms_up_then_decays_to_zero():
 def test_unknown_schedule_is_refused_naming_the_key():
     with pytest.raises(ConfigError, match=r"training\.lr_schedule: 'linear' is not one of"):
         _learning_rates("linear")
+
+
+def test_gradient_checkpointing_recomputes_activations_for_the_same_gradients(volumes):
+    """On: each residual block runs again in the backward pass (so its activations were not
+    kept), and every gradient equals the one computed without it."""
+    sampler = PatchSampler(volumes, 3, (1, 3))
+    patches, spacings = sampler.sample(4, torch.Generator().manual_seed(1))
+    gradients, calls = {}, {False: [], True: []}
+    for switch in (False, True):
+        torch.manual_seed(0)
+        training = {**TRAINING, "gradient_checkpointing": switch}
+        run = TrainingRun(SPEC, training, torch.device("cpu"))
+        block = run.model.unet.down_blocks[0].resnets[0]
+        block.register_forward_pre_hook(lambda *_, seen=calls[switch]: seen.append(1))
+        generator = torch.Generator().manual_seed(2)
+        _loss(run.model, VPSchedule.linear(), patches, spacings, generator, run.device).backward()
+        gradients[switch] = [p.grad for p in run.model.parameters()]
+    assert {switch: len(seen) for switch, seen in calls.items()} == {False: 1, True: 2}
+    for plain, checkpointed in zip(gradients[False], gradients[True], strict=True):
+        torch.testing.assert_close(checkpointed, plain, rtol=1e-5, atol=1e-7)
+
+
+def test_a_run_stopped_for_memory_resumes_with_checkpointing_switched_on(volumes):
+    on = {**TRAINING, "gradient_checkpointing": True}
+    assert run_identity(SPEC, on, volumes, []) == run_identity(SPEC, TRAINING, volumes, [])

@@ -38,6 +38,7 @@ TRAINING = {
     "weight_decay": 0.01,
     "ema_decay": 0.9,
     "grad_clip": 1.0,
+    "gradient_checkpointing": False,
     "crop": None,
     "log_every": 3,
     "checkpoint_every": 4,

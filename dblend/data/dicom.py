@@ -59,6 +59,10 @@ class CtSeries:
     """Each slice's position along the slice normal, in mm, ascending."""
     pixel_spacing: tuple[float, float]
     """(y, x) in mm: between rows, between columns."""
+    orientation: tuple[float, ...]
+    """ImageOrientationPatient: direction cosines of a row, then of a column (patient LPS)."""
+    origin: tuple[float, float, float]
+    """ImagePositionPatient of the first slice: the centre of its first pixel, mm (LPS)."""
     series_uid: str
     patient_id: str
     files: tuple[Path, ...]
@@ -129,6 +133,8 @@ def read_series(folder: Path) -> CtSeries:
         hu=hu,
         positions=positions,
         pixel_spacing=(float(spacing[0]), float(spacing[1])),
+        orientation=tuple(float(v) for v in _floats(headers[0].ImageOrientationPatient)),
+        origin=tuple(float(v) for v in _floats(headers[0].ImagePositionPatient)),
         series_uid=str(headers[0].SeriesInstanceUID),
         patient_id=str(headers[0].get("PatientID", "")),
         files=tuple(files),

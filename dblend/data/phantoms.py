@@ -39,12 +39,26 @@ _FAR = 1e3  # signed distance (mm) standing for "nowhere near"
 _RIB_START = 0.22  # angle (rad) from the posterior midline where ribs leave the spine
 
 
+SLICE_THICKNESS_MM = 2.5
+FIELD_OF_VIEW_MM = 360.0
+"""Default sampling: slice thickness and the in-plane field of view the slices span."""
+
+
+def phantom_spacing(
+    size: int,
+    slice_thickness_mm: float = SLICE_THICKNESS_MM,
+    field_of_view_mm: float = FIELD_OF_VIEW_MM,
+) -> tuple[float, float, float]:
+    """(z, y, x) voxel spacing in mm of a phantom with size x size slices."""
+    return (slice_thickness_mm, field_of_view_mm / size, field_of_view_mm / size)
+
+
 def thorax_phantom(
     size: int,
     slices: int,
     seed: int,
-    slice_thickness_mm: float = 2.5,
-    field_of_view_mm: float = 360.0,
+    slice_thickness_mm: float = SLICE_THICKNESS_MM,
+    field_of_view_mm: float = FIELD_OF_VIEW_MM,
 ) -> np.ndarray:
     """float32 array [slices, size, size] in [0, 1]: HU_WINDOW mapped linearly, clipped.
 

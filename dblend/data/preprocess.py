@@ -1,8 +1,9 @@
 """Turn a CT series into a pipeline volume: selected, resampled, HU-windowed to [0, 1], float32.
 
 The output is what every later step reads (``results/data/<dataset>/<volume>.h5``), so it
-carries everything needed to say where it came from: source series UIDs, patient, spacing in mm,
-HU window and the preprocessing version. All checks run before anything is written, and the
+carries everything needed to say where it came from and where it sits: source series UIDs,
+patient, spacing, orientation and origin in the patient (``dblend.data.grid``), HU window and
+the preprocessing version. All checks run before anything is written, and the
 write is atomic, so a failed job leaves no volume behind.
 """
 
@@ -18,8 +19,8 @@ from scipy.interpolate import interp1d
 from scipy.ndimage import gaussian_filter1d
 from skimage.transform import resize
 
-from dblend import __version__
 from dblend.data.dicom import CtSeries, read_series
+from dblend.data.grid import VoxelGrid
 from dblend.errors import ConfigError, DataFileError
 from dblend.io import write_array
 
@@ -89,7 +90,7 @@ def preprocess_series(
         raise DataFileError(
             f"{series.files[0]}: PatientID {series.patient_id!r}, expected {patient_id!r}"
         )
-    volume, spacing = prepare_volume(series, spec)
+    volume, grid = prepare_volume(series, spec)
     write_array(
         out,
         volume,
@@ -97,19 +98,16 @@ def preprocess_series(
             "source": "dicom",
             "source_uids": [series.series_uid],
             "patient_id": series.patient_id,
-            "spacing_mm": list(spacing),
+            **grid.to_attrs(),
             "hu_window": list(spec.hu_window),
             "preprocessing_version": PREPROCESS_VERSION,
             "source_files": len(series.files),
-            "version": __version__,
         },
     )
 
 
-def prepare_volume(
-    series: CtSeries, spec: PreprocessSpec
-) -> tuple[np.ndarray, tuple[float, float, float]]:
-    """The windowed float32 [Z, size, size] volume and its (z, y, x) spacing in mm."""
+def prepare_volume(series: CtSeries, spec: PreprocessSpec) -> tuple[np.ndarray, VoxelGrid]:
+    """The windowed float32 [Z, size, size] volume and where its voxels sit in the patient."""
     hu, positions = series.hu, series.positions
     if spec.z_range is not None:
         hu, positions = _select_z_range(series, spec.z_range)
@@ -117,7 +115,7 @@ def prepare_volume(
         hu, positions = _resample_z(hu, positions, spec.slice_spacing)
     z_spacing = spec.slice_spacing or float(np.median(np.diff(positions)))
     if spec.slices is not None:
-        hu = _middle_slices(series, hu, spec.slices)
+        hu, positions = _middle_slices(series, hu, positions, spec.slices)
     rows, cols = hu.shape[1:]
     in_plane = np.empty((hu.shape[0], spec.size, spec.size), dtype=np.float32)
     for index, image in enumerate(hu):
@@ -132,8 +130,24 @@ def prepare_volume(
     low, high = spec.hu_window
     volume = np.clip((in_plane - low) / (high - low), 0.0, 1.0).astype(np.float32)
     dy, dx = series.pixel_spacing
-    spacing = (float(z_spacing), dy * rows / spec.size, dx * cols / spec.size)
-    return volume, spacing
+    row_scale, col_scale = rows / spec.size, cols / spec.size
+    # resize maps output pixel centre i to input coordinate (i + 0.5) * scale - 0.5; the first
+    # output slice lies positions[0] - series.positions[0] mm along the normal from the first.
+    row_direction = np.asarray(series.orientation[:3])
+    column_direction = np.asarray(series.orientation[3:])
+    normal = np.cross(row_direction, column_direction)
+    origin = (
+        np.asarray(series.origin)
+        + (0.5 * col_scale - 0.5) * dx * row_direction
+        + (0.5 * row_scale - 0.5) * dy * column_direction
+        + (positions[0] - series.positions[0]) * normal
+    )
+    grid = VoxelGrid(
+        spacing_mm=(float(z_spacing), dy * row_scale, dx * col_scale),
+        orientation=series.orientation,
+        origin_mm=tuple(float(v) for v in origin),
+    )
+    return volume, grid
 
 
 def _check_range(key: str, value: Any) -> None:
@@ -172,11 +186,13 @@ def _resample_z(
     return resampled.astype(np.float32), targets
 
 
-def _middle_slices(series: CtSeries, hu: np.ndarray, count: int) -> np.ndarray:
+def _middle_slices(
+    series: CtSeries, hu: np.ndarray, positions: np.ndarray, count: int
+) -> tuple[np.ndarray, np.ndarray]:
     if count > hu.shape[0]:
         raise ConfigError(
             f"preprocess.slices: {count} slices requested, series {series.series_uid} "
             f"(patient {series.patient_id or 'unknown'}) has {hu.shape[0]} after selection"
         )
     start = (hu.shape[0] - count) // 2
-    return hu[start : start + count]
+    return hu[start : start + count], positions[start : start + count]

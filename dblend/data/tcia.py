@@ -1,10 +1,10 @@
-"""TCIA series: the pinned list, manifests, and resumable, verified downloads with tcia_utils.
+"""TCIA series: manifests, and resumable, verified downloads with tcia_utils.
 
-Series are pinned by SeriesInstanceUID in the repository rather than queried, so every run
-fetches the same images. Each series lands in ``<root>/<SeriesInstanceUID>/`` and counts as
-done only once a completion marker exists there, written after the file count and every MD5
-checksum (from the archive's own ``md5hashes.csv``) have been checked. A folder without the
-marker is a half-finished download and is fetched again; a folder with it is never requested.
+The series to fetch are pinned in the repository (``dblend.data.pins``). Each series lands in
+``<root>/<SeriesInstanceUID>/`` and counts as done only once a completion marker exists there,
+written after the file count and every MD5 checksum (from the archive's own
+``md5hashes.csv``) have been checked. A folder without the marker is a half-finished download
+and is fetched again; a folder with it is never requested.
 
 ``tcia_utils.nbia.downloadSeries`` logs failed series instead of raising and skips any folder
 that already exists, so this module clears unfinished folders first and checks every series
@@ -20,12 +20,9 @@ import logging
 import re
 import shutil
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
-from dblend.data.splits import Split, parse_split
+from dblend.data.pins import UID_PATTERN
 from dblend.errors import ConfigError, DataFileError
 from dblend.io import atomic_path
 
@@ -35,48 +32,6 @@ MARKER = "DOWNLOAD_COMPLETE.json"
 """Written into a series folder only after its download has been verified."""
 CHECKSUMS = "md5hashes.csv"
 """The per-file MD5 list NBIA's getImageWithMD5Hash puts into each series archive."""
-UID_PATTERN = re.compile(r"[0-9]+(\.[0-9]+)+")
-
-
-@dataclass(frozen=True)
-class SeriesPin:
-    """One patient's pinned CT series."""
-
-    series_uid: str
-    images: int | None
-    """The expected number of images, when known; checked after download."""
-
-
-@dataclass(frozen=True)
-class PinnedCollection:
-    """A TCIA collection's pinned series per patient and its patient split."""
-
-    collection: str
-    patients: dict[str, SeriesPin]
-    split: Split
-
-
-def load_pins(path: Path) -> PinnedCollection:
-    """Read a pinned series file such as ``config/pins/lidc_series.yaml``."""
-    try:
-        document = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as err:
-        raise ConfigError(f"{path}: unreadable pinned series file ({err})") from err
-    if not isinstance(document, dict) or set(document) != {"collection", "patients", "split"}:
-        raise ConfigError(f"{path}: expected exactly the keys collection, patients and split")
-    patients = document["patients"]
-    if not isinstance(patients, dict) or not patients:
-        raise ConfigError(f"{path}: patients: expected a mapping of patient ID to its series")
-    pins = {str(patient): _pin(path, str(patient), entry) for patient, entry in patients.items()}
-    uids = [pin.series_uid for pin in pins.values()]
-    for patient, pin in pins.items():
-        if uids.count(pin.series_uid) > 1:
-            raise ConfigError(f"{path}: patients.{patient}: series {pin.series_uid} pinned twice")
-    return PinnedCollection(
-        collection=str(document["collection"]),
-        patients=pins,
-        split=parse_split(document["split"], f"{path}: split", pins, source="the pinned series"),
-    )
 
 
 def read_manifest(path: Path) -> list[str]:
@@ -149,19 +104,6 @@ def download_series(
             f"download (run again to retry them):\n{lines}"
         )
     return {uid: root / uid for uid in uids}
-
-
-def _pin(path: Path, patient: str, entry: object) -> SeriesPin:
-    where = f"{path}: patients.{patient}"
-    if not isinstance(entry, dict) or set(entry) - {"series_uid", "images"}:
-        raise ConfigError(f"{where}: expected a mapping with series_uid and images")
-    uid = entry.get("series_uid")
-    if not isinstance(uid, str) or not UID_PATTERN.fullmatch(uid):
-        raise ConfigError(f"{where}.series_uid: expected a SeriesInstanceUID, got {uid!r}")
-    images = entry.get("images")
-    if images is not None and not (isinstance(images, int) and images > 0):
-        raise ConfigError(f"{where}.images: expected a positive count or null, got {images!r}")
-    return SeriesPin(series_uid=uid, images=images)
 
 
 def _discard_unfinished(root: Path, uid: str) -> None:

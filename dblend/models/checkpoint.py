@@ -21,6 +21,7 @@ import torch
 from dblend.errors import DataFileError
 from dblend.io import atomic_path, finite_message
 from dblend.models.prior import PriorSpec, ScorePrior
+from dblend.provenance import software_versions
 
 FORMAT = "dblend-prior/1"
 PRIOR_KEYS = ("spec", "ema_weights")
@@ -47,24 +48,29 @@ class _RecordingWriter:
 
 
 def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> None:
-    """Write ``state`` (plain types and tensors only) atomically, tagged with the format."""
+    """Write ``state`` (plain types and tensors only) atomically, tagged with the format and
+    the versions of the software that wrote it."""
     _check_finite(path, state, "to be saved")
     with atomic_path(path) as tmp, tmp.open("wb") as handle:
         writer = _RecordingWriter(handle)
         try:
-            torch.save({"format": FORMAT, **state}, writer)
+            torch.save({"format": FORMAT, **state, "software": software_versions()}, writer)
         except RuntimeError as err:
             if writer.error is None:
                 raise
             raise writer.error from err
 
 
-def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """Read a checkpoint safely; a missing, truncated, foreign or non-finite file raises."""
+def read_checkpoint(path: str | os.PathLike, *, mmap: bool = False) -> dict[str, Any]:
+    """Read a checkpoint safely; a missing, truncated, foreign or non-finite file raises.
+
+    ``mmap=True`` maps the tensors instead of reading them: cheap when only the metadata (its
+    spec, training, software versions) is wanted from a large checkpoint.
+    """
     if not Path(path).is_file():
         raise DataFileError(f"{path}: checkpoint not found")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except Exception as err:  # torch raises many types for corrupt or unsafe files
         raise DataFileError(f"{path}: not a readable dblend checkpoint ({_why(err)})") from err
     if not isinstance(state, dict) or state.get("format") != FORMAT:

@@ -1,6 +1,10 @@
 """Figures: three planes per method with error maps and a zoomed inset; runtime; PSNR vs steps;
 training loss curves.
 
+CT slices are shown in HU through a named display window (lung, soft tissue, or the volume's
+full HU window) with colour bars in HU, and coronal and sagittal slices at their physical
+aspect ratio (slice spacing against pixel spacing), not stretched to squares.
+
 Every figure is written atomically as PNG with the Agg backend (no display needed).
 """
 
@@ -8,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -21,14 +26,50 @@ from scipy.ndimage import uniform_filter
 from dblend.io import atomic_path
 from dblend.metrics import PLANES, plane_slices, psnr
 
+DISPLAY_WINDOWS: dict[str, tuple[float, float] | None] = {
+    "full": None,
+    "lung": (-600.0, 1500.0),
+    "soft_tissue": (40.0, 400.0),
+}
+"""Named CT display windows as (level, width) in HU; "full" shows the volume's whole HU window."""
 ERROR_RANGE = 0.1
-"""Absolute errors are shown on [0, 0.1] of the intensity range (200 HU in the default window)."""
+"""Absolute errors are shown on [0, 0.1] of the volume's HU window (200 HU for -1000..1000)."""
+MIN_ROW_HEIGHT = 0.45
+"""Rows of flat slices (few slices, thick in-plane) stay this tall, relative to their width, so
+their colour bars stay readable."""
+PLANE_AXES = {"axial": (1, 2), "coronal": (0, 2), "sagittal": (0, 1)}
+"""The (vertical, horizontal) axes of [Z, H, W] that a plane's slices show."""
 
 
 def _save(fig: plt.Figure, out: Path) -> None:
     with atomic_path(out) as tmp:
         fig.savefig(tmp, format="png", dpi=110)
     plt.close(fig)
+
+
+def display_range(window: str, hu_window: tuple[float, float]) -> tuple[float, float]:
+    """The HU shown from black to white by a named window."""
+    if window not in DISPLAY_WINDOWS:
+        raise ValueError(f"display window {window!r} is not one of {', '.join(DISPLAY_WINDOWS)}")
+    named = DISPLAY_WINDOWS[window]
+    if named is None:
+        return float(hu_window[0]), float(hu_window[1])
+    level, width = named
+    return level - width / 2, level + width / 2
+
+
+def pixel_aspect(plane: str, spacing_mm: tuple[float, float, float]) -> float:
+    """Height over width of one pixel of a plane's slices, so anatomy keeps its proportions."""
+    vertical, horizontal = PLANE_AXES[plane]
+    return spacing_mm[vertical] / spacing_mm[horizontal]
+
+
+def _extent(volume: np.ndarray, plane: str, spacing_mm: tuple[float, float, float]) -> float:
+    """Height over width, in mm, of a plane's slices: the row height that fits them."""
+    vertical, horizontal = PLANE_AXES[plane]
+    return (volume.shape[vertical] * spacing_mm[vertical]) / (
+        volume.shape[horizontal] * spacing_mm[horizontal]
+    )
 
 
 def middle_slice(volume: np.ndarray, plane: str) -> np.ndarray:
@@ -47,51 +88,103 @@ def zoom_window(image: np.ndarray) -> tuple[int, int, int]:
     return int(row), int(col), side
 
 
-def _with_inset(ax: plt.Axes, image: np.ndarray, window: tuple[int, int, int]) -> None:
+def _with_inset(ax: plt.Axes, image: np.ndarray, window: tuple[int, int, int], **shown) -> None:
     row, col, side = window
     ax.add_patch(Rectangle((col - 0.5, row - 0.5), side, side, fill=False, ec="yellow", lw=0.8))
     inset = ax.inset_axes((0.6, 0.0, 0.4, 0.4))
-    inset.imshow(image[row : row + side, col : col + side], cmap="gray", vmin=0.0, vmax=1.0)
+    inset.imshow(image[row : row + side, col : col + side], cmap="gray", **shown)
     inset.set_xticks([])
     inset.set_yticks([])
     for spine in inset.spines.values():
         spine.set_edgecolor("yellow")
 
 
-def experiment_figure(
-    truth: np.ndarray, reconstructions: Mapping[str, np.ndarray], title: str, out: Path
-) -> None:
-    """For each plane: a row of middle slices (zoomed inset) and a row of |error| maps."""
+def draw_planes(
+    truth: np.ndarray,
+    reconstructions: Mapping[str, np.ndarray],
+    title: str,
+    *,
+    hu_window: tuple[float, float],
+    window: str = "full",
+    spacing_mm: tuple[float, float, float] = (1.0, 1.0, 1.0),
+) -> plt.Figure:
+    """For each plane: a row of middle slices in HU (zoomed inset) and a row of |error| maps.
+
+    Volumes are in [0, 1] units of ``hu_window``; slices are shown in HU through the named
+    display ``window``, each pixel ``spacing_mm`` (z, y, x) in size. The panel under the
+    ground truth, which has no error, holds the colour bars of both rows in HU. PSNR is that of
+    the [0, 1] slices, as in the tables.
+    """
+    low, high = hu_window
+    vmin, vmax = display_range(window, hu_window)
+    error_max = ERROR_RANGE * (high - low)
     columns = {"Ground truth": truth, **reconstructions}
+    heights = [max(MIN_ROW_HEIGHT, _extent(truth, plane, spacing_mm)) for plane in PLANES]
+    heights = [height for height in heights for _ in range(2)]  # slices, then errors
     fig, axes = plt.subplots(
-        2 * len(PLANES), len(columns), figsize=(2.2 * len(columns), 13.0), squeeze=False
+        2 * len(PLANES),
+        len(columns),
+        figsize=(2.2 * len(columns), 2.2 * sum(heights) + 0.8),
+        squeeze=False,
+        gridspec_kw={"height_ratios": heights},
     )
     for p, plane in enumerate(PLANES):
         reference = middle_slice(truth, plane)
-        window = zoom_window(reference)
+        zoom = zoom_window(reference)
+        error_image = None
+        shown = {"aspect": pixel_aspect(plane, spacing_mm), "vmin": vmin, "vmax": vmax}
         origin = "upper" if plane == "axial" else "lower"
-        aspect = "equal" if plane == "axial" else "auto"
         for col, (name, volume) in enumerate(columns.items()):
             image = middle_slice(volume, plane)
             top, bottom = axes[2 * p, col], axes[2 * p + 1, col]
-            top.imshow(image, cmap="gray", vmin=0.0, vmax=1.0, aspect=aspect, origin=origin)
-            _with_inset(top, image, window)
+            slice_image = top.imshow(
+                low + image * (high - low), cmap="gray", origin=origin, **shown
+            )
+            _with_inset(top, low + image * (high - low), zoom, **shown)
             label = name if col == 0 else f"{name}\n{psnr(reference, image):.2f} dB"
             top.set_title(label, fontsize=8)
             if col == 0:
                 top.set_ylabel(plane, fontsize=9)
-                bottom.set_ylabel(f"|error| {plane}", fontsize=8)
+                bars = bottom
             else:
-                bottom.imshow(
-                    np.abs(image - reference), cmap="magma", vmin=0.0, vmax=ERROR_RANGE,
-                    aspect=aspect, origin=origin,
+                error_image = bottom.imshow(
+                    np.abs(image - reference) * (high - low), cmap="magma", vmin=0.0,
+                    vmax=error_max, aspect=shown["aspect"], origin=origin,
                 )  # fmt: skip
             for ax in (top, bottom):
                 ax.set_xticks([])
                 ax.set_yticks([])
-    fig.suptitle(f"{title} (error maps on [0, {ERROR_RANGE}])", fontsize=10)
+        _colour_bars(fig, bars, slice_image, error_image, plane)
+    window_text = "" if window == "full" else f", {window.replace('_', ' ')} window"
+    fig.suptitle(
+        f"{title} (HU {vmin:g} to {vmax:g}{window_text}; errors 0 to {error_max:g} HU)",
+        fontsize=10,
+    )
     fig.tight_layout()
-    _save(fig, out)
+    return fig
+
+
+def _colour_bars(fig: plt.Figure, panel: plt.Axes, image, error, plane: str) -> None:
+    """The slice row's grey scale and the error row's colours, in HU, inside ``panel``."""
+    panel.axis("off")
+    grey = panel.inset_axes((0.05, 0.08, 0.12, 0.84))
+    fig.colorbar(image, cax=grey).set_label("HU", fontsize=7)
+    grey.tick_params(labelsize=6)
+    if error is not None:
+        colours = panel.inset_axes((0.62, 0.08, 0.12, 0.84))
+        fig.colorbar(error, cax=colours).set_label(f"|error| {plane} (HU)", fontsize=7)
+        colours.tick_params(labelsize=6)
+
+
+def experiment_figure(
+    truth: np.ndarray,
+    reconstructions: Mapping[str, np.ndarray],
+    title: str,
+    out: Path,
+    **display: Any,
+) -> None:
+    """Write :func:`draw_planes` (``display``: its keyword arguments) as PNG to ``out``."""
+    _save(draw_planes(truth, reconstructions, title, **display), out)
 
 
 def runtime_figure(runtime: pd.DataFrame, title: str, out: Path) -> None:

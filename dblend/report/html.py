@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import html
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -17,9 +18,10 @@ import jinja2
 import pandas as pd
 
 from dblend import __version__
+from dblend.experiments import TABLE_TITLES
 from dblend.io import atomic_path
 from dblend.report.figures import validation_points
-from dblend.report.tables import TABLE_TITLES, convention_of
+from dblend.report.tables import convention_of
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1150px; color: #222; }
@@ -56,6 +58,22 @@ def figure_caption(path: Path, experiment_dir: Path, title: str) -> str:
     dataset, task, volume = path.relative_to(experiment_dir / "figures").with_suffix("").parts
     wildcards = {"dataset": dataset, "task": task, "volume": volume}
     return caption("figure_planes", wildcards, {"experiment": title})
+
+
+HOW_TO_CITE = """
+<h2>How to cite</h2>
+<p>The method: Bowen Song, Jason Hu, Zhaoxu Luo, Jeffrey A. Fessler, Liyue Shen.
+<em>DiffusionBlend: Learning 3D Image Prior through Position-aware Diffusion Score Blending for 3D
+Computed Tomography Reconstruction.</em> NeurIPS 2024. arXiv:2406.10211.</p>
+<p>This pipeline: dblend {version}, as its <code>CITATION.cff</code> gives it (MIT licence).</p>
+<p>The data your results come from (full citations and acknowledgements in
+<code>docs/data.md</code>): LIDC-IDRI, Armato et al., The Cancer Imaging Archive,
+doi:10.7937/K9/TCIA.2015.LO9QL9SX, and Medical Physics 38(2):915-931, 2011; the AAPM 2016
+Low-Dose CT Grand Challenge, McCollough et al., Medical Physics 44(10):e339-e352, 2017, with the
+TCIA collection LDCT-and-Projection-data, doi:10.7937/9npb-2637. The embedded thorax phantoms of
+the demo are dblend's own and need no data citation.</p>
+"""
+"""The report's last section: what to cite for the method, the pipeline and the data."""
 
 
 def _image(path: Path) -> str:
@@ -110,14 +128,35 @@ def training_section(curves: Sequence[TrainingCurve]) -> list[str]:
     return parts
 
 
+def software_section(software: Mapping[str, Sequence[Mapping[str, str]]]) -> list[str]:
+    """For each kind of result (reconstructions, priors), the distinct software versions its
+    files recorded and how many files ran with each, so a mixed environment shows at once."""
+    parts = ["<h2>Software</h2>"]
+    for kind, records in software.items():
+        combinations = Counter(tuple(sorted(record.items())) for record in records)
+        names = sorted({name for combination in combinations for name, _ in combination})
+        header = "".join(f"<th>{html.escape(name)}</th>" for name in ["files", *names])
+        rows = "".join(
+            "<tr>"
+            + f"<td>{count}</td>"
+            + "".join(f"<td>{html.escape(dict(combination).get(n, '-'))}</td>" for n in names)
+            + "</tr>"
+            for combination, count in combinations.most_common()
+        )
+        parts.append(f"<h3>{html.escape(kind)}</h3><table><tr>{header}</tr>{rows}</table>")
+    return parts
+
+
 def write_report(
     experiments: Mapping[Path, str],
     out: Path,
     curves: Sequence[TrainingCurve] = (),
     title: str = "dblend results",
+    software: Mapping[str, Sequence[Mapping[str, str]]] | None = None,
 ) -> None:
-    """Write ``out`` with one section per experiment folder (mapped to its title), then the
-    training curves of their priors (when any method used one)."""
+    """Write ``out`` with one section per experiment folder (mapped to its title), the
+    training curves of their priors (when any method used one), the software versions the
+    results recorded (``software``: kind of result -> one record per file), and how to cite."""
     parts = [
         f"<h1>{html.escape(title)}</h1>",
         f"<p>dblend {__version__}. PSNR (dB) and SSIM are means ± std over test volumes, per "
@@ -128,6 +167,9 @@ def write_report(
         parts += experiment_section(directory, experiment_title)
     if curves:
         parts += training_section(curves)
+    if software:
+        parts += software_section(software)
+    parts.append(HOW_TO_CITE.format(version=html.escape(__version__)))
     page = (
         f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
         f"<style>{STYLE}</style></head><body>{''.join(parts)}</body></html>"

@@ -21,12 +21,6 @@ from dblend.errors import DataFileError
 from dblend.metrics import PLANES, convention_note
 
 KEYS = ["dataset", "task", "method"]
-TABLE_TITLES = {
-    "summary": "PSNR / SSIM per plane and per volume (mean ± std over test volumes)",
-    "tv": "Total variation per voxel (reconstruction vs ground truth)",
-    "runtime": "Wall time and network evaluations per volume",
-}
-"""Every table an experiment writes (as .csv, .md, .tex and .html), with its heading."""
 TV_COLUMNS = {"tv": "TV", "tv_truth": "TV ground truth", "tv_ratio": "ratio"}
 ONE_VOLUME = "n = 1"
 """Shown where a std would be: the mean is of one volume, so there is no spread."""

@@ -6,10 +6,10 @@ import argparse
 from pathlib import Path
 
 from dblend.arguments import json_section
+from dblend.experiments import TABLE_TITLES
 from dblend.io import atomic_path, write_csv
 from dblend.report.tables import (
     RUNTIME_COLUMNS,
-    TABLE_TITLES,
     TV_COLUMNS,
     convention_of,
     display,

@@ -1,12 +1,11 @@
-"""Write one embedded thorax phantom volume."""
+"""Write one embedded thorax phantom volume, with its voxel spacing for figures and exports."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from dblend import __version__
-from dblend.data.phantoms import HU_WINDOW, thorax_phantom
+from dblend.data.phantoms import HU_WINDOW, phantom_spacing, thorax_phantom
 from dblend.io import write_array
 
 
@@ -24,6 +23,6 @@ def phantom(*, size: int, slices: int, seed: int, out: Path) -> None:
         "source": "embedded thorax phantom",
         "seed": seed,
         "hu_window": list(HU_WINDOW),
-        "version": __version__,
+        "spacing_mm": list(phantom_spacing(size)),
     }
     write_array(out, volume, attrs)

@@ -9,7 +9,6 @@ from typing import Any
 
 import torch
 
-from dblend import __version__
 from dblend.arguments import json_section
 from dblend.device import clock, peak_memory_mb, reset_peak_gpu, resolve_device
 from dblend.errors import DataFileError
@@ -86,7 +85,6 @@ def reconstruct(
         "data_weights": stats.weights,
         "device": str(where),
         **peak_memory_mb(where),
-        "version": __version__,
     }
     write_array(out, volume.cpu().numpy(), attrs)
     log.info("%s: %s in %.1f s, %d NFE", out, method_name, seconds, stats.nfe)

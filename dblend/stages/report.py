@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 
 from dblend.arguments import key_value
+from dblend.io import read_attrs
+from dblend.models.checkpoint import read_checkpoint
 from dblend.report.html import TrainingCurve, write_report
 
 
@@ -21,16 +23,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar=("DATASET", "PRIOR", "LOSS_CSV", "FIGURE"),
         help="a prior the experiments used (repeat for each)",
     )
+    parser.add_argument(
+        "--recons", type=Path, nargs="*", default=[], help="the reconstructions reported"
+    )
+    parser.add_argument("--priors", type=Path, nargs="*", default=[], help="the priors they used")
     parser.add_argument("--out", type=Path, required=True)
 
 
 def report(
-    *, experiment: list[tuple[str, str]], training_curve: list[list[str]], out: Path
+    *,
+    experiment: list[tuple[str, str]],
+    training_curve: list[list[str]],
+    recons: list[Path],
+    priors: list[Path],
+    out: Path,
 ) -> None:
-    """Every reported experiment's tables and figures, then its priors' loss curves."""
+    """Every reported experiment's tables and figures, its priors' loss curves, and the
+    software versions its reconstructions and priors recorded."""
     titles = {Path(directory): title for directory, title in experiment}
     curves = [
         TrainingCurve(prior, dataset, Path(loss_csv), Path(figure))
         for dataset, prior, loss_csv, figure in training_curve
     ]
-    write_report(titles, out, curves)
+    software = {
+        "reconstructions": [read_attrs(path).get("software", {}) for path in recons],
+        "priors": [read_checkpoint(path, mmap=True).get("software", {}) for path in priors],
+    }
+    write_report(titles, out, curves, software={k: v for k, v in software.items() if v})

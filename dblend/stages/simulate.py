@@ -8,7 +8,6 @@ from typing import Any
 
 import torch
 
-from dblend import __version__
 from dblend.arguments import json_section
 from dblend.device import resolve_device
 from dblend.errors import DataFileError
@@ -42,6 +41,5 @@ def simulate(*, volume: Path, task: dict[str, Any], seed: int, device: str, out:
         "task": task,
         "seed": seed,
         "volume": str(volume),
-        "version": __version__,
     }
     write_array(out, sinogram.cpu().numpy(), attrs)

@@ -1,6 +1,7 @@
 # Config validation, every path of the pipeline, and the functions the rules share.
 import functools
 import json
+import os
 import shlex
 from pathlib import Path
 
@@ -9,8 +10,13 @@ from snakemake.logging import logger
 
 from dblend import config as dblend_config
 from dblend.datasets import pins, preprocess_settings, resolve, volume_names
-from dblend.experiments import experiment_methods, is_tuning, method_label, sweep_points
-from dblend.report.tables import TABLE_TITLES
+from dblend.experiments import (
+    TABLE_TITLES,
+    experiment_methods,
+    is_tuning,
+    method_label,
+    sweep_points,
+)
 
 dblend_config.validate(config)
 CUDA_TASKS = dblend_config.cuda_tasks(config)
@@ -56,7 +62,10 @@ wildcard_constraints:
     series=r"[0-9]+(\.[0-9]+)+",
 
 
-REPOSITORY = Path(workflow.basedir)
+REPOSITORY = Path(workflow.current_basedir).parents[1]
+"""This workflow's repository (workflow.basedir is the outer workflow's when used as a module)."""
+os.environ.update(DBLEND_ROOT=str(REPOSITORY))
+"""Where envs/dblend.yaml installs dblend from, when Snakemake builds the rules' environment."""
 CONDA_ENV = str(REPOSITORY / "envs" / "dblend.yaml")
 DOWNLOADS = config["download_dir"]
 SERIES_MARKER = f"{DOWNLOADS}/{{collection}}/{{series}}/DOWNLOAD_COMPLETE.json"
@@ -81,6 +90,8 @@ TABLES = "results/tables/metrics.csv"
 SUMMARY = "results/tables/summary.csv"
 SUMMARY_MD = "results/tables/summary.md"
 REPORT = "results/report/report.html"
+NIFTI = "results/nifti/{kind}/{name}.nii.gz"
+"""A volume (kind data) or reconstruction (kind recon) as NIfTI: results/<kind>/<name>.h5."""
 LOGS = "results/logs"
 BENCHMARKS = "results/benchmarks"
 CAPTIONS = str(REPOSITORY / "dblend" / "report" / "captions")
@@ -248,6 +259,16 @@ def reported_priors():
     return list(dict.fromkeys(pairs))
 
 
+def reported_recons():
+    """The reconstructions behind the reported experiments, each once."""
+    paths = [
+        RECON.format(dataset=d, task=t, method=m, volume=v)
+        for experiment in config["run"]
+        for d, t, m, v in experiment_combinations(experiment)
+    ]
+    return list(dict.fromkeys(paths))
+
+
 def training_curve_arguments():
     """--training-curve words (data set, prior, loss history, figure) for the HTML report."""
     return " ".join(
@@ -358,3 +379,21 @@ def prior_arguments(wildcards, input):
     network = config["networks"][entry["network"]]
     words = ["--prior-checkpoint", input.prior, "--prior", as_json(entry)]
     return shlex.join(words + ["--network", as_json(network)])
+
+
+def export_reference(wildcards):
+    """The volume whose voxel grid and HU window an exported file takes: itself, or for a
+    reconstruction <dataset>/<task>/<method>/<volume> the test volume it reconstructs.
+    """
+    if wildcards.kind == "data":
+        return f"results/data/{wildcards.name}.h5"
+    dataset, _task, _method, volume = wildcards.name.split("/")
+    return VOLUME.format(dataset=dataset, volume=volume)
+
+
+def nifti_exports():
+    """NIfTI of every test volume and reconstruction of the reported experiments."""
+    combinations = {c for e in config["run"] for c in experiment_combinations(e)}
+    names = {("data", f"{d}/{v}") for d, _task, _method, v in combinations}
+    names |= {("recon", "/".join(combination)) for combination in combinations}
+    return sorted(NIFTI.format(kind=kind, name=name) for kind, name in names)

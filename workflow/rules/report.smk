@@ -33,9 +33,10 @@ rule experiment_figure:
         recons=lambda w: shlex.join(f"{p}={m}" for p, m in figure_recons(w).items()),
         title=lambda w: f"{w.dataset} / {w.task} / {w.volume}",
         experiment=lambda w: experiment_title(w.experiment),
+        window=lambda w: config["experiments"][w.experiment]["window"],
     shell:
         "dblend experiment_figure --truth {input.truth} --recon {params.recons} --title {params.title:q}"
-        " --out {output} > {log} 2>&1"
+        " --window {params.window} --out {output} > {log} 2>&1"
 
 
 rule runtime_figure:
@@ -127,6 +128,8 @@ rule report:
     input:
         outputs=[experiment_outputs(experiment) for experiment in config["run"]],
         losses=[PRIOR_LOSS.format(dataset=d, prior=p) for d, p in reported_priors()],
+        recons=reported_recons(),
+        priors=[PRIOR.format(dataset=d, prior=p) for d, p in reported_priors()],
     output:
         REPORT,
     log:
@@ -142,5 +145,5 @@ rule report:
         ),
         curves=training_curve_arguments(),
     shell:
-        "dblend report --experiment {params.experiments} {params.curves} --out {output}"
-        " > {log} 2>&1"
+        "dblend report --experiment {params.experiments} {params.curves}"
+        " --recons {input.recons} --priors {input.priors} --out {output} > {log} 2>&1"
