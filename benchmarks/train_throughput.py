@@ -319,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
             [
                 f"{name} / {text}",
                 f"{r['parameters'] / 1e6:.2f}M",
-                f"{flops[name] / 1e9:.1f}",
+                f"{flops[name] / 1e9:.3f}",
                 f"{r['seconds_per_step']:.4f}",
                 f"{r['patches_per_second']:.1f}",
                 f"{achieved:.3g}",
