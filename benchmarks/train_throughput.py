@@ -71,8 +71,9 @@ PEAK_BF16_TFLOPS = {
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog=SCRIPT,
-        description="Training patches per second, seconds per step, peak memory and parameter "
-        "count for each network size of the config, with the real training step.",
+        description="Training patches per second, seconds per step, FLOPs and utilisation, peak "
+        "memory and parameter count for each network size of the config and each combination "
+        "of speed switches, with the real training step.",
     )
     parser.add_argument(
         "--networks",
@@ -98,7 +99,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--size", type=int, default=64, help="slice size of the phantom volume (default: 64)"
     )
     parser.add_argument("--slices", type=int, default=36, help="slices of the volume (default: 36)")
-    parser.add_argument("--steps", type=int, default=10, help="timed steps per size (default: 10)")
+    parser.add_argument("--steps", type=int, default=10, help="timed steps per row (default: 10)")
     parser.add_argument(
         "--warmup",
         type=int,
@@ -272,8 +273,8 @@ def main(argv: list[str] | None = None) -> int:
                     training["batch_size"] = args.batch_size
                 if args.crop is not None:
                     training["crop"] = args.crop or None
-                work = (spec, training, volume_args, args.warmup, args.steps)
-                jobs[name, text] = (*work, str(device), args.threads)
+                timing = (args.warmup, args.steps, str(device), args.threads)
+                jobs[name, text] = (spec, training, volume_args, *timing)
     except DblendError as err:
         fail(SCRIPT, str(err))
     results, flops = {}, {}
@@ -283,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
         for (name, text), work in jobs.items():
             spec, training = work[0], work[1]
             crop = training["crop"] or args.size
-            flops.setdefault(name, step_flops(spec, training["batch_size"], crop))
+            flops[name, text] = step_flops(spec, training["batch_size"], crop)
             if len(jobs) == 1:  # this process's peak is this row's alone
                 results[name, text] = measure(*work)
                 continue
@@ -314,12 +315,12 @@ def main(argv: list[str] | None = None) -> int:
     ]  # fmt: skip
     rows = []
     for (name, text), r in results.items():
-        achieved = flops[name] / r["seconds_per_step"] / 1e12
+        achieved = flops[name, text] / r["seconds_per_step"] / 1e12
         rows.append(
             [
                 f"{name} / {text}",
                 f"{r['parameters'] / 1e6:.2f}M",
-                f"{flops[name] / 1e9:.3f}",
+                f"{flops[name, text] / 1e9:.3f}",
                 f"{r['seconds_per_step']:.4f}",
                 f"{r['patches_per_second']:.1f}",
                 f"{achieved:.3g}",
