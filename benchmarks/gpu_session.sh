@@ -91,7 +91,12 @@ step() {  # step NAME LIMIT COMMAND...: run within LIMIT seconds and what is lef
     fi
     log "$name: $* (limit ${limit} s)"
     timeout --kill-after=10 "$limit" "$@" >"$OUT/$name.txt" 2>&1
-    log "$name: exit status $? (124: stopped at the limit)"
+    local status=$?
+    if ((status == 124 || status == 137)); then
+        log "$name: stopped at its limit of ${limit} s"
+    else
+        log "$name: exit status $status"
+    fi
 }
 
 setup_python() {

@@ -239,3 +239,25 @@ def test_cone_operator_on_cpu_is_refused_before_astras_3d_code():
     )
     assert done.returncode == 2, done.stderr
     assert "cone_operator.py: error: cone-beam tasks need ASTRA's CUDA projectors" in done.stderr
+
+
+def test_gpu_session_keeps_to_its_budget(tmp_path):
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(BENCHMARKS.parent),
+        "PYTHON": sys.executable,
+        "OUT": str(tmp_path),
+        "BUDGET": "0",
+    }
+    done = subprocess.run(
+        ["bash", str(BENCHMARKS / "gpu_session.sh")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    log = (tmp_path / "session.log").read_text()
+    for step in ("train_defaults", "volume", "train_switches", "train_layout"):
+        assert re.search(rf"^\[\d+ s\] {step}: skipped, -?\d+ s of the budget left$", log, re.M)
+    assert f"dblend from {BENCHMARKS.parent / 'dblend'}" in (tmp_path / "setup.txt").read_text()
