@@ -133,7 +133,8 @@ def test_volume_reconstruction_prints_both_precisions_and_ratios():
         run, seconds, per_step, per_volume, configured, _ = rows[method, "fp32"]
         assert (int(run), int(configured)) == (steps, config_steps)
         assert float(seconds) == pytest.approx(float(per_step) * steps, abs=0.01)
-        assert float(per_volume) == pytest.approx(float(per_step) * config_steps, rel=0.01)
+        expected = float(per_step) * config_steps  # printed to 0.1 s, s/step to 0.1 ms
+        assert float(per_volume) == pytest.approx(expected, rel=0.01, abs=0.06)
     for label in ("DiffusionBlend++", "DDS"):
         gap = re.search(rf"^  {re.escape(label)}: PSNR bf16 - fp32 ([-+]{NUMBER}) dB", out, re.M)
         assert gap and abs(float(gap[1])) < 0.5
