@@ -2,10 +2,12 @@
 
 Each is a config key whose default leaves the numbers of the plain path as they were:
 ``precision`` (training and every diffusion method) is ``auto``, bf16 autocast on CUDA and fp32
-elsewhere, as before the key existed; ``training.channels_last`` and ``training.compile`` are off.
-tests/test_speed.py checks on CPU that switching each on gives the same results within float
-tolerance. Attention needs no switch: diffusers' attention blocks already call torch's fused
-``scaled_dot_product_attention`` (their default ``AttnProcessor2_0``; tested too).
+elsewhere, as before the key existed; ``training.channels_last`` and ``training.compile`` are off
+(so is ``training.fused_optimizer``, AdamW's fused kernel, applied where dblend/train.py makes
+the optimizer). tests/test_speed.py checks on CPU that switching each on gives the same
+results within float tolerance. Attention needs no switch: diffusers' attention blocks already
+call torch's fused ``scaled_dot_product_attention`` (their default ``AttnProcessor2_0``; tested
+too).
 """
 
 from __future__ import annotations
