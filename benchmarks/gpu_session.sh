@@ -136,6 +136,12 @@ setup_python >"$OUT/setup.txt" 2>&1 || {
 "cuda", torch.version.cuda, "| diffusers", diffusers.__version__, "| astra",
 astra.__version__, "| dblend from", dblend.__file__)'
 } >>"$OUT/setup.txt" 2>&1
+for script in train_throughput volume_reconstruction; do  # --help imports all they need
+    "$PYTHON" "benchmarks/$script.py" --help >/dev/null 2>>"$OUT/setup.txt" || {
+        log "setup failed: benchmarks/$script.py cannot import what it needs ($OUT/setup.txt)"
+        exit 1
+    }
+done
 log "setup done: python $PYTHON"
 
 train=(benchmarks/train_throughput.py --device "$DEVICE" --threads 4 --networks "$NETWORK"

@@ -262,3 +262,14 @@ def test_gpu_session_keeps_to_its_budget(tmp_path):
     for step in ("train_defaults", "volume", "train_switches", "train_layout"):
         assert re.search(rf"^\[\d+ s\] {step}: skipped, -?\d+ s of the budget left$", log, re.M)
     assert f"dblend from {BENCHMARKS.parent / 'dblend'}" in (tmp_path / "setup.txt").read_text()
+
+
+def test_gpu_session_stops_when_the_benchmarks_cannot_import(tmp_path):
+    env = {**os.environ, "PYTHON": "false", "OUT": str(tmp_path)}  # a python that always fails
+    done = subprocess.run(
+        ["bash", str(BENCHMARKS / "gpu_session.sh")], capture_output=True, text=True, env=env
+    )
+    assert done.returncode == 1
+    log = (tmp_path / "session.log").read_text()
+    assert "setup failed: benchmarks/train_throughput.py cannot import what it needs" in log
+    assert "train_defaults" not in log
