@@ -20,6 +20,7 @@ import dblend
 from dblend.config import load
 from dblend.device import resolve_device
 from dblend.errors import DblendError
+from dblend.models.prior import PriorSpec, ScorePrior
 
 REPO_CONFIG = Path(__file__).resolve().parents[1] / "config" / "config.yaml"
 
@@ -108,3 +109,17 @@ def megabytes(value: float | None) -> str:
 
 def count_parameters(module: torch.nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
+
+
+def build_prior(
+    config: dict[str, Any], method: dict[str, Any], network: str, size: int, device: torch.device
+) -> ScorePrior:
+    """An untrained prior of the method's prior config (slices, spacings) and ``network``.
+
+    Random weights: a network's cost does not depend on its weights, so timings need no training.
+    """
+    spec = PriorSpec.from_config(
+        config["priors"][method["prior"]], config["networks"][network], image_size=size
+    )
+    torch.manual_seed(0)
+    return ScorePrior(spec).to(device).eval()

@@ -36,6 +36,7 @@ import numpy as np
 import torch
 from _common import (
     add_common_arguments,
+    build_prior,
     count_parameters,
     fail,
     machine_lines,
@@ -48,7 +49,7 @@ from dblend.config import method_for_task
 from dblend.data.phantoms import thorax_phantom
 from dblend.device import clock, peak_gpu_mib, peak_rss_mib, reset_peak_gpu
 from dblend.errors import DblendError
-from dblend.models.prior import PriorSpec, ScorePrior
+from dblend.models.prior import ScorePrior
 from dblend.physics.geometry import ParallelGeometry, task_geometry
 from dblend.physics.parallel import ParallelBeamOperator, astra_geometries
 from dblend.physics.simulate import simulate
@@ -141,17 +142,6 @@ class StepClock:
         finally:
             for part, (cls, name) in patches.items():
                 setattr(cls, name, originals[part])
-
-
-def build_prior(
-    config: dict[str, Any], method: dict[str, Any], network: str, size: int, device: torch.device
-) -> ScorePrior:
-    """An untrained prior of the method's prior config (slices, spacings) and ``network``."""
-    spec = PriorSpec.from_config(
-        config["priors"][method["prior"]], config["networks"][network], image_size=size
-    )
-    torch.manual_seed(0)
-    return ScorePrior(spec).to(device).eval()
 
 
 def time_method(

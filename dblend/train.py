@@ -1,10 +1,12 @@
 """One training loop for every prior: epsilon-prediction MSE on random k-slice patches.
 
 AdamW with a linear warm-up then a constant or cosine learning rate, gradient clipping, EMA
-weights (what the samplers use), bf16 autocast on CUDA. The loop checkpoints the whole training
-state atomically at intervals and, when started again, resumes from it exactly: model, EMA,
-optimizer, schedule, step, random states and the partial loss window, so a killed job ends with
-the same weights and loss history as an uninterrupted one.
+weights (what the samplers use), the training section's precision (bf16 autocast on CUDA by
+default) and speed switches (dblend/models/speed.py; ``fused_optimizer`` picks AdamW's fused
+kernel). The loop checkpoints the whole training state atomically at intervals and, when
+started again, resumes from it exactly: model, EMA, optimizer, schedule, step, random states
+and the partial loss window, so a killed job ends with the same weights and loss history as an
+uninterrupted one.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from dblend.errors import ConfigError, DataFileError
 from dblend.models.checkpoint import read_checkpoint, save_checkpoint, spec_differences
 from dblend.models.prior import PriorSpec, ScorePrior
 from dblend.models.schedule import VPSchedule
+from dblend.models.speed import autocast, prepare_for_training
 from dblend.patches import PatchSampler
 
 log = logging.getLogger(__name__)
@@ -103,14 +106,13 @@ class TrainingRun:
 
     def __init__(self, spec: PriorSpec, training: dict[str, Any], device: torch.device) -> None:
         self.spec, self.training, self.device = spec, training, device
-        self.model = ScorePrior(spec).to(device)
-        if training["gradient_checkpointing"]:
-            self.model.unet.enable_gradient_checkpointing()
+        self.model = prepare_for_training(ScorePrior(spec).to(device), training)
         self.ema = EMAModel(self.model.parameters(), decay=training["ema_decay"])
         self.optimizer = torch.optim.AdamW(
             self.model.parameters(),
             lr=training["learning_rate"],
             weight_decay=training["weight_decay"],
+            fused=training["fused_optimizer"] or None,
         )
         self.lr_schedule = lr_scheduler(self.optimizer, training)
         self.generator = torch.Generator().manual_seed(training["seed"])
@@ -163,13 +165,13 @@ def _loss(
     spacings: torch.Tensor,
     generator: torch.Generator,
     device: torch.device,
+    precision: str,
 ) -> torch.Tensor:
     """Epsilon-prediction MSE at uniformly drawn timesteps."""
     t = torch.randint(schedule.timesteps, (patches.shape[0],), generator=generator)
     noise = torch.randn(patches.shape, generator=generator)
     x_t = schedule.add_noise(patches, noise, t)
-    autocast = device.type == "cuda"
-    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
+    with autocast(precision, device):
         predicted = model(x_t.to(device), t.to(device), spacings.to(device))
     return F.mse_loss(predicted.float(), noise.to(device))
 
@@ -177,7 +179,9 @@ def _loss(
 def train_step(run: TrainingRun, schedule: VPSchedule, sampler: PatchSampler) -> float:
     """One optimisation step on a fresh patch batch; returns its loss, refusing a non-finite one."""
     patches, spacings = sampler.sample(run.training["batch_size"], run.generator)
-    loss = _loss(run.model, schedule, patches, spacings, run.generator, run.device)
+    loss = _loss(
+        run.model, schedule, patches, spacings, run.generator, run.device, run.training["precision"]
+    )
     value = loss.item()
     if not math.isfinite(value):
         raise FloatingPointError(f"training loss became {value} at step {run.step}")
@@ -201,9 +205,9 @@ def _validation_loss(run: TrainingRun, schedule: VPSchedule, sampler: PatchSampl
     with torch.no_grad():
         for _ in range(run.training["validation_batches"]):
             patches, spacings = sampler.sample(run.training["batch_size"], generator)
-            losses.append(
-                float(_loss(run.model, schedule, patches, spacings, generator, run.device))
-            )
+            precision = run.training["precision"]
+            loss = _loss(run.model, schedule, patches, spacings, generator, run.device, precision)
+            losses.append(float(loss))
     run.model.train()
     run.ema.restore(run.model.parameters())
     return sum(losses) / len(losses)

@@ -14,6 +14,7 @@ import torch
 from conftest import smooth_volume
 
 from dblend.config import load
+from dblend.errors import ConfigError
 from dblend.io import write_array
 from dblend.models.prior import PriorSpec
 from dblend.train import train_prior
@@ -32,7 +33,7 @@ def run_script(name: str, *options: str) -> str:
         capture_output=True,
         text=True,
         env=env,
-        timeout=300,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     return done.stdout
@@ -62,26 +63,82 @@ def test_sampling_speed_prints_both_tables_and_ratios():
     assert re.search(rf"torch operator / ASTRA CPU \(forward \+ adjoint\): {NUMBER}", out)
 
 
-def test_train_throughput_prints_one_row_per_network():
+def test_train_throughput_prints_one_row_per_network_and_switches():
     out = run_script(
         "train_throughput.py",
         *("--networks", "tiny", "--size", "16", "--slices", "9", "--crop", "0"),
         *("--steps", "1", "--warmup", "1", "--batch-size", "2"),
+        *("--switches", "channels_last,fused_optimizer", "--peak-tflops", "0.001"),
     )
     assert "batch 2 patches of 16 x 16" in out
-    for switch in ("off", "on"):
-        row = re.search(
-            rf"^tiny\s+{switch}\s+({NUMBER})M\s+({NUMBER})\s+({NUMBER})\s+(\d+)\s+(\d+)\s+-$",
+    assert "utilisation against 0.001 TFLOP/s (--peak-tflops)" in out
+    row = re.search(
+        rf"^tiny / channels_last,fused_optimizer\s+({NUMBER})M\s+({NUMBER})\s+({NUMBER})\s+"
+        rf"({NUMBER})\s+({NUMBER})\s+({NUMBER})\s+({NUMBER})\s+(\d+)\s+(\d+)\s+-$",
+        out,
+        re.M,
+    )
+    assert row, out
+    params, gflop, seconds, rate, tflops, mfu, loss = map(float, row.groups()[:7])
+    assert params > 0 and gflop > 0 and seconds > 0 and rate > 0 and loss > 0
+    assert tflops == pytest.approx(gflop / 1e3 / seconds, rel=0.02)
+    assert mfu == pytest.approx(100 * tflops / 0.001, rel=0.02)
+    assert "skipped on CPU" not in out, "paper is skipped only when no networks are named"
+
+
+def test_train_throughput_switches_are_config_keys(monkeypatch):
+    module = _load("train_throughput.py", monkeypatch)
+    assert module.parse_switches("defaults") == {}
+    assert module.parse_switches("compile, precision=fp32") == {
+        "compile": True,
+        "precision": "fp32",
+    }
+    config = load(CONFIGS[1])
+    switched = module.apply_switches(config, "patch", "tiny", {"fused_optimizer": True})
+    assert switched["priors"]["patch"]["training"]["fused_optimizer"] is True
+    assert config["priors"]["patch"]["training"]["fused_optimizer"] is False, "a copy is switched"
+    with pytest.raises(ConfigError, match=r"priors\.patch\.training\.precision: 'fp16'"):
+        module.apply_switches(config, "patch", "tiny", {"precision": "fp16"})
+    with pytest.raises(ConfigError, match=r"'no_such_switch' was unexpected"):
+        module.apply_switches(config, "patch", "tiny", {"no_such_switch": True})
+
+
+def test_train_throughput_counts_flops_and_knows_peaks(monkeypatch):
+    module = _load("train_throughput.py", monkeypatch)
+    config = load(CONFIGS[1])
+    spec = PriorSpec.from_config(config["priors"]["patch"], config["networks"]["tiny"], 16)
+    assert module.step_flops(spec, 2, 16) == 2 * module.step_flops(spec, 1, 16) > 0
+    assert module.peak_tflops(torch.device("cpu"), 123.0) == (123.0, "--peak-tflops")
+    assert module.peak_tflops(torch.device("cpu"), None)[0] is None
+    assert module.PEAK_BF16_TFLOPS["H200"] == module.PEAK_BF16_TFLOPS["H100"] == 989.0
+
+
+def test_volume_reconstruction_prints_both_precisions_and_ratios():
+    out = run_script(
+        "volume_reconstruction.py",
+        *("--network", "tiny", "--size", "16", "--slices", "9", "--steps-scale", "0.02"),
+    )
+    assert "9 x 16 x 16; task sv8 (sparse_view, 8 views)" in out and "random weights" in out
+    rows = {
+        (m[1], m[2]): m.groups()[2:]
+        for m in re.finditer(
+            rf"^(DiffusionBlend\+\+|DDS)\s+(fp32|bf16)\s+{NUMBER}M\s+(\d+)\s+({NUMBER})\s+"
+            rf"({NUMBER})\s+({NUMBER})\*\s+(\d+)\s+\d+\s+-\s+({NUMBER})$",
             out,
             re.M,
         )
-        assert row, out
-        assert float(row[1]) > 0 and float(row[3]) > 0
-    ratios = re.search(
-        rf"^  tiny: peak RSS growth x ({NUMBER}|nan), s/step x ({NUMBER})$", out, re.M
-    )
-    assert ratios and float(ratios[2]) > 0, out
-    assert "skipped on CPU" not in out, "paper is skipped only when no networks are named"
+    }
+    assert set(rows) == {(m, p) for m in ("DiffusionBlend++", "DDS") for p in ("fp32", "bf16")}
+    for method, steps, config_steps in (("DiffusionBlend++", 4, 200), ("DDS", 1, 50)):
+        run, seconds, per_step, per_volume, configured, _ = rows[method, "fp32"]
+        assert (int(run), int(configured)) == (steps, config_steps)
+        assert float(seconds) == pytest.approx(float(per_step) * steps, abs=0.01)
+        expected = float(per_step) * config_steps  # printed to 0.1 s, s/step to 0.1 ms
+        assert float(per_volume) == pytest.approx(expected, rel=0.01, abs=0.06)
+    for label in ("DiffusionBlend++", "DDS"):
+        gap = re.search(rf"^  {re.escape(label)}: PSNR bf16 - fp32 ([-+]{NUMBER}) dB", out, re.M)
+        assert gap and abs(float(gap[1])) < 0.5
+    assert re.search(rf"^  DDS / DB\+\+ seconds per volume, bf16: {NUMBER}$", out, re.M)
 
 
 def _load(name: str, monkeypatch: pytest.MonkeyPatch):
@@ -93,7 +150,10 @@ def _load(name: str, monkeypatch: pytest.MonkeyPatch):
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
-@pytest.mark.parametrize("name", ["sampling_speed.py", "train_throughput.py", "cone_operator.py"])
+@pytest.mark.parametrize(
+    "name",
+    ["sampling_speed.py", "train_throughput.py", "cone_operator.py", "volume_reconstruction.py"],
+)
 def test_cuda_without_cuda_is_refused_plainly(name, monkeypatch, capsys):
     module = _load(name, monkeypatch)
     with pytest.raises(SystemExit) as exit_info:
@@ -180,3 +240,36 @@ def test_cone_operator_on_cpu_is_refused_before_astras_3d_code():
     )
     assert done.returncode == 2, done.stderr
     assert "cone_operator.py: error: cone-beam tasks need ASTRA's CUDA projectors" in done.stderr
+
+
+def test_gpu_session_keeps_to_its_budget(tmp_path):
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(BENCHMARKS.parent),
+        "PYTHON": sys.executable,
+        "OUT": str(tmp_path),
+        "BUDGET": "0",
+    }
+    done = subprocess.run(
+        ["bash", str(BENCHMARKS / "gpu_session.sh")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    log = (tmp_path / "session.log").read_text()
+    for step in ("train_defaults", "volume", "train_switches", "train_layout"):
+        assert re.search(rf"^\[\d+ s\] {step}: skipped, -?\d+ s of the budget left$", log, re.M)
+    assert f"dblend from {BENCHMARKS.parent / 'dblend'}" in (tmp_path / "setup.txt").read_text()
+
+
+def test_gpu_session_stops_when_the_benchmarks_cannot_import(tmp_path):
+    env = {**os.environ, "PYTHON": "false", "OUT": str(tmp_path)}  # a python that always fails
+    done = subprocess.run(
+        ["bash", str(BENCHMARKS / "gpu_session.sh")], capture_output=True, text=True, env=env
+    )
+    assert done.returncode == 1
+    log = (tmp_path / "session.log").read_text()
+    assert "setup failed: benchmarks/train_throughput.py cannot import what it needs" in log
+    assert "train_defaults" not in log

@@ -29,7 +29,7 @@ class EchoPrior(torch.nn.Module):
 )
 def test_each_slice_gets_its_own_estimates(patches):
     x_t = torch.randn(13, 4, 4, generator=torch.Generator().manual_seed(0))
-    denoiser = VolumeDenoiser(EchoPrior(), batch_size=2, autocast=False)
+    denoiser = VolumeDenoiser(EchoPrior(), batch_size=2, precision="fp32")
     eps = denoiser.epsilon(x_t, 500.0, patches)
     spacings: dict[int, list[int]] = {z: [] for z in range(13)}
     for patch in patches:

@@ -31,6 +31,10 @@ TRAINING = {
     "checkpoint_every": 10,
     "validation_every": 20,
     "validation_batches": 2,
+    "precision": "auto",
+    "channels_last": False,
+    "compile": False,
+    "fused_optimizer": False,
     "seed": 0,
 }
 SPEC = PriorSpec(3, (1, 3), 32, TINY_NETWORK)
@@ -66,7 +70,8 @@ def test_training_lowers_the_loss(volumes, tmp_path):
         generator = torch.Generator().manual_seed(123)
         patches, spacings = sampler.sample(32, generator)
         with torch.no_grad():
-            return float(_loss(model, schedule, patches, spacings, generator, torch.device("cpu")))
+            cpu = torch.device("cpu")
+            return float(_loss(model, schedule, patches, spacings, generator, cpu, "auto"))
 
     torch.manual_seed(0)
     before = fixed_loss(ScorePrior(SPEC))

@@ -44,6 +44,10 @@ TRAINING = {
     "checkpoint_every": 4,
     "validation_every": 6,
     "validation_batches": 1,
+    "precision": "auto",
+    "channels_last": False,
+    "compile": False,
+    "fused_optimizer": False,
 }
 PRIOR = {"slices": 3, "spacings": [1, 3], "network": "tiny", "training": TRAINING}
 SPEC = PriorSpec(3, (1, 3), 16, NETWORK)

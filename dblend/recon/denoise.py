@@ -3,6 +3,7 @@
 Every patch of a partition goes through the network in batches of ``batch_size`` (never one at a
 time); each slice's epsilon is the mean of the estimates its patches keep for it, which is one
 estimate for DiffusionBlend++ and the baselines and an average for DiffusionBlend's windows.
+The network runs in the method's ``precision`` (fp32, or bf16 autocast; dblend/models/speed.py).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Protocol
 import torch
 
 from dblend.models.prior import ScorePrior
+from dblend.models.speed import autocast
 from dblend.recon.partitions import Patch
 
 
@@ -27,10 +29,10 @@ class Denoiser(Protocol):
 class VolumeDenoiser:
     """Applies a prior to a volume x_t [Z, H, W] under a given partition; counts network inputs."""
 
-    def __init__(self, prior: ScorePrior, batch_size: int, autocast: bool) -> None:
+    def __init__(self, prior: ScorePrior, batch_size: int, precision: str) -> None:
         self.prior = prior
         self.batch_size = batch_size
-        self.autocast = autocast
+        self.precision = precision
         self.patch_evaluations = 0
 
     @torch.no_grad()
@@ -46,7 +48,7 @@ class VolumeDenoiser:
             chunk = slice(start, start + self.batch_size)
             inputs = x_t[index[chunk]]
             timesteps = torch.full((inputs.shape[0],), t, device=device, dtype=torch.float32)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.autocast):
+            with autocast(self.precision, device):
                 estimate = self.prior(inputs, timesteps, spacing[chunk]).float()
             weights = keep[chunk]
             total.index_add_(

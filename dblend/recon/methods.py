@@ -94,7 +94,7 @@ def reconstruct(
         raise ConfigError(f"methods.{method_name}: {kind.name} needs a prior")
     check_prior(method_name, method, prior)
     consistency, weights = CONSISTENCY_STEPS[kind.consistency](method, operator, sinogram)
-    denoiser = VolumeDenoiser(prior, method["batch_size"], autocast=device.type == "cuda")
+    denoiser = VolumeDenoiser(prior, method["batch_size"], method["precision"])
     shape = operator.volume_shape(sinogram)
     run = sampling_run(kind, method, denoiser, consistency, shape, prior.spec.slices, seed, device)
     volume, stats = sample(kind, method, run)

@@ -15,6 +15,7 @@ from dblend.errors import DataFileError
 from dblend.io import read_array, write_array
 from dblend.models.checkpoint import load_prior
 from dblend.models.prior import PriorSpec
+from dblend.models.speed import resolve_precision
 from dblend.physics import make_operator
 from dblend.physics.geometry import geometry_from_dict
 from dblend.recon import methods
@@ -84,6 +85,7 @@ def reconstruct(
         "patch_evaluations": stats.patch_evaluations,
         "data_weights": stats.weights,
         "device": str(where),
+        "precision": resolve_precision(method.get("precision", "fp32"), where),
         **peak_memory_mb(where),
     }
     write_array(out, volume.cpu().numpy(), attrs)

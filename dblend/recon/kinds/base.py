@@ -19,7 +19,7 @@ from typing import Any
 Settings = Mapping[str, Any]
 """One method entry of the config (``methods.<name>``), defaults filled in."""
 
-DIFFUSION_KEYS = ("label", "prior", "steps", "eta", "cg_iters", "batch_size")
+DIFFUSION_KEYS = ("label", "prior", "steps", "eta", "cg_iters", "batch_size", "precision")
 """Keys every diffusion kind takes; their schema is stated once, in ``$defs.method_keys``."""
 TV_KEYS = ("rho", "lam", "weights")
 """Keys of the kinds whose data consistency is ADMM with TV along z."""

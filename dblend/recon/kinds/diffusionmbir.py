@@ -11,7 +11,8 @@ KIND = DiffusionKind(
     ),
     keys={
         **shared(
-            "label", "prior", "steps", "cg_iters", "batch_size", *TV_KEYS, cg_iters={"default": 1}
+            *("label", "prior", "steps", "cg_iters", "batch_size", "precision", *TV_KEYS),
+            cg_iters={"default": 1},
         ),
         "snr": {
             "type": "number",
