@@ -28,6 +28,7 @@ from tqdm import tqdm
 
 from dblend.errors import ConfigError, DataFileError
 from dblend.models.checkpoint import read_checkpoint, save_checkpoint, spec_differences
+from dblend.models.pretrained import WeightSource, prior_weights
 from dblend.models.prior import PriorSpec, ScorePrior
 from dblend.models.schedule import VPSchedule
 from dblend.patches import PatchSampler
@@ -72,8 +73,9 @@ def run_identity(
     training: dict[str, Any],
     train_volumes: Sequence[torch.Tensor],
     validation_volumes: Sequence[torch.Tensor],
+    init: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """What a resume file must match to be resumed from: the spec, the training and the data."""
+    """What a resume file must match to be resumed from: spec, training, data and start."""
     return {
         "spec": spec.to_dict(),
         "training": training,
@@ -81,6 +83,7 @@ def run_identity(
             "train": data_fingerprint(train_volumes),
             "validation": data_fingerprint(validation_volumes),
         },
+        "init": init,
     }
 
 
@@ -97,9 +100,18 @@ def data_fingerprint(volumes: Sequence[torch.Tensor]) -> str:
 class TrainingRun:
     """The mutable state of one training run, saved and restored as a whole."""
 
-    def __init__(self, spec: PriorSpec, training: dict[str, Any], device: torch.device) -> None:
+    def __init__(
+        self,
+        spec: PriorSpec,
+        training: dict[str, Any],
+        device: torch.device,
+        initial: dict[str, torch.Tensor] | None = None,
+    ) -> None:
         self.spec, self.training, self.device = spec, training, device
-        self.model = ScorePrior(spec).to(device)
+        self.model = ScorePrior(spec)
+        if initial is not None:
+            self.model.load_state_dict(initial)
+        self.model.to(device)
         self.ema = EMAModel(self.model.parameters(), decay=training["ema_decay"])
         self.optimizer = torch.optim.AdamW(
             self.model.parameters(),
@@ -235,8 +247,15 @@ def train_prior(
     validation_volumes: Sequence[torch.Tensor],
     checkpoint: str | os.PathLike,
     device: torch.device,
+    init: WeightSource | None = None,
+    data: dict[str, list[str]] | None = None,
 ) -> TrainResult:
-    """Train (or resume training) a prior and write its final checkpoint to ``checkpoint``."""
+    """Train (or resume training) a prior and write its final checkpoint to ``checkpoint``.
+
+    With ``init`` the network starts from that checkpoint's weights (``dblend.models.pretrained``)
+    instead of a random draw; the final checkpoint records which file (and its SHA-256) it was,
+    and ``data`` (the volumes' names per split) for the model card of an exported prior.
+    """
     schedule = VPSchedule.linear()
     sampler = PatchSampler(train_volumes, spec.slices, spec.spacings, training["crop"])
     validation = (
@@ -244,9 +263,11 @@ def train_prior(
         if validation_volumes
         else None
     )
-    identity = run_identity(spec, training, train_volumes, validation_volumes)
+    started_from = init.record() if init else None
+    identity = run_identity(spec, training, train_volumes, validation_volumes, started_from)
     torch.manual_seed(training["seed"])
-    run = TrainingRun(spec, training, device)
+    initial = prior_weights(init, spec) if init else None
+    run = TrainingRun(spec, training, device, initial)
     resume = resume_path(checkpoint)
     state = _resume_state(resume, identity)
     if state is not None:
@@ -288,6 +309,8 @@ def train_prior(
         "step": run.step,
         "ema_weights": run.ema_weights(),
         "history": run.history,
+        "init": started_from,
+        "data": data,
     }
     save_checkpoint(checkpoint, final)
     resume.unlink(missing_ok=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -32,6 +34,45 @@ def smooth_volume(depth: int, size: int) -> torch.Tensor:
     body = 1.0 / (1.0 + np.exp(((x / 0.8) ** 2 + (y / 0.6) ** 2 - 1.0) * 12))
     blob = np.exp(-(((x - 0.3 * z) / 0.2) ** 2 + ((y + 0.1) / 0.25) ** 2))
     return torch.from_numpy((0.5 * body + 0.4 * blob).astype(np.float32))
+
+
+def reference_adm(
+    network: dict, in_channels: int, out_channels: int, classes: int | None, new_order: bool
+) -> torch.nn.Module:
+    """guided-diffusion's UNetModel for a network entry, as its create_model would build it.
+
+    OpenAI's own ADM code (PyPI: guided-diffusion-sdk) is the reference every conversion test
+    compares against.
+    """
+    with warnings.catch_warnings():  # its torch.cuda.amp decorators are deprecated
+        warnings.simplefilter("ignore", FutureWarning)
+        from guided_diffusion.unet import UNetModel
+
+    base = network["channels"][0]
+    return UNetModel(
+        image_size=256,
+        in_channels=in_channels,
+        model_channels=base,
+        out_channels=out_channels,
+        num_res_blocks=network["layers_per_block"],
+        attention_resolutions=tuple(2**i for i, a in enumerate(network["attention"]) if a),
+        dropout=network["dropout"],
+        channel_mult=tuple(c // base for c in network["channels"]),
+        num_classes=classes,
+        num_head_channels=network["attention_head_dim"],
+        use_scale_shift_norm=True,
+        resblock_updown=True,
+        use_new_attention_order=new_order,
+    )
+
+
+def randomised(model: torch.nn.Module) -> torch.nn.Module:
+    """Every weight random (ADM zero-initialises its output convolutions), in eval mode."""
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.normal_(0.0, 0.05)
+    return model.eval()
 
 
 @pytest.fixture(scope="session")

@@ -10,18 +10,13 @@ that size were measured on a GPU (README, "Published checkpoints").
 
 from __future__ import annotations
 
-import warnings
-
 import pytest
 import torch
+from conftest import randomised, reference_adm
 from diffusers import UNet2DModel
 
 from dblend.models import adm
 from dblend.models.networks import unet_config
-
-with warnings.catch_warnings():  # guided-diffusion's torch.cuda.amp decorators are deprecated
-    warnings.simplefilter("ignore", FutureWarning)
-    from guided_diffusion.unet import UNetModel
 
 SMALL_NETWORK = {
     "channels": [32, 64, 64],
@@ -44,37 +39,6 @@ IMAGENET_NETWORK = {
     "scale_shift": True,
     "layout": "adm",
 }
-
-
-def reference_adm(
-    network: dict, in_channels: int, out_channels: int, classes: int | None, new_order: bool
-) -> UNetModel:
-    """guided-diffusion's UNetModel for a network entry, as its create_model would build it."""
-    base = network["channels"][0]
-    return UNetModel(
-        image_size=256,
-        in_channels=in_channels,
-        model_channels=base,
-        out_channels=out_channels,
-        num_res_blocks=network["layers_per_block"],
-        attention_resolutions=tuple(2**i for i, a in enumerate(network["attention"]) if a),
-        dropout=network["dropout"],
-        channel_mult=tuple(c // base for c in network["channels"]),
-        num_classes=classes,
-        num_head_channels=network["attention_head_dim"],
-        use_scale_shift_norm=True,
-        resblock_updown=True,
-        use_new_attention_order=new_order,
-    )
-
-
-def randomised(model: torch.nn.Module) -> torch.nn.Module:
-    """Every weight random (ADM zero-initialises its output convolutions), in eval mode."""
-    torch.manual_seed(0)
-    with torch.no_grad():
-        for parameter in model.parameters():
-            parameter.normal_(0.0, 0.05)
-    return model.eval()
 
 
 def converted(state: dict, network: dict, in_ch: int, out_ch: int, classes, order: str):

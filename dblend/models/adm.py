@@ -17,11 +17,13 @@ dicts of guided-diffusion's ``UNetModel``. With the ``adm`` network layout
   (both of the above) store the rows head by head as [q, k, v] ("legacy" order); with True as
   [all q, all k, all v] ("new"). Shapes cannot tell the two apart, so the order is stated.
 
-What UNet2DModel cannot express is refused by shapes or left to the caller: a fixed number of
-heads of varying width per level (``num_heads`` without ``num_head_channels``), strided
-convolution resampling (``resblock_updown=False``) with GroupNorm'd middle attention, and
-anything beyond 2D. Every tensor of the checkpoint must be used and every weight of the network
-filled; otherwise :class:`CheckpointMismatch` lists each differing name and shape.
+What UNet2DModel cannot express is refused or left out: a fixed number of heads of varying
+width per level (``num_heads`` without ``num_head_channels``), strided-convolution resampling
+(``resblock_updown=False``) together with a GroupNorm'd middle attention, and anything beyond
+2D. Two details no tensor shape shows must be stated right in the network entry: the head width
+(``attention_head_dim``, ADM's ``num_head_channels``) and the 32 GroupNorm groups ADM always
+uses (``norm_groups: 32``, checked). Every tensor of the checkpoint must be used and every weight
+of the network filled; otherwise :class:`CheckpointMismatch` lists each differing name and shape.
 """
 
 from __future__ import annotations
@@ -33,9 +35,10 @@ from typing import Any
 
 import torch
 
-from dblend.errors import DataFileError
+from dblend.errors import ConfigError, DataFileError
 
 ATTENTION_ORDERS = ("legacy", "new")
+ADM_NORM_GROUPS = 32  # guided-diffusion's normalization(): GroupNorm32(32, channels)
 
 
 class CheckpointMismatch(DataFileError):
@@ -156,6 +159,11 @@ def convert(
     """
     if attention_order not in ATTENTION_ORDERS:
         raise ValueError(f"attention_order must be one of {ATTENTION_ORDERS}")
+    if config["norm_num_groups"] != ADM_NORM_GROUPS or not config.get("attn_norm_num_groups"):
+        raise ConfigError(
+            f"{where}: an ADM checkpoint needs a network with layout 'adm' and norm_groups "
+            f"{ADM_NORM_GROUPS} (its GroupNorms always have {ADM_NORM_GROUPS} groups)"
+        )
     rules = [r for r in mapping(config) if _source_shape(r, shapes) is not None]
     width = config["attention_head_dim"]
     problems = []

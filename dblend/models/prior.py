@@ -16,6 +16,10 @@ from torch import nn
 from dblend.errors import ConfigError
 from dblend.models.networks import build_unet
 
+# Network keys added after priors were first saved, with the value those priors were built with,
+# so a checkpoint written before a key existed still matches a config that states the default.
+NETWORK_DEFAULTS = {"layout": "diffusers"}
+
 
 @dataclass(frozen=True)
 class PriorSpec:
@@ -25,6 +29,9 @@ class PriorSpec:
     spacings: tuple[int, ...]
     image_size: int
     network: dict[str, Any]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "network", {**NETWORK_DEFAULTS, **self.network})
 
     @classmethod
     def from_config(
