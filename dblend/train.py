@@ -257,9 +257,13 @@ def train_prior(
     and ``data`` (the volumes' names per split) for the model card of an exported prior.
     """
     schedule = VPSchedule.linear()
-    sampler = PatchSampler(train_volumes, spec.slices, spec.spacings, training["crop"])
+    sampler = PatchSampler(
+        train_volumes, spec.slices, spec.spacings, training["crop"], spec.value_range
+    )
     validation = (
-        PatchSampler(validation_volumes, spec.slices, spec.spacings, training["crop"])
+        PatchSampler(
+            validation_volumes, spec.slices, spec.spacings, training["crop"], spec.value_range
+        )
         if validation_volumes
         else None
     )

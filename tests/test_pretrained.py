@@ -13,11 +13,12 @@ import torch
 from conftest import randomised, reference_adm, smooth_volume
 from diffusers import UNet2DModel
 
+from dblend.cli import main
 from dblend.errors import DataFileError
 from dblend.models.adm import CheckpointMismatch
 from dblend.models.checkpoint import load_prior, read_checkpoint
 from dblend.models.export import export_prior, load_exported
-from dblend.models.pretrained import WeightSource, convert_prior, load_prior_from
+from dblend.models.pretrained import WeightSource, load_prior_from
 from dblend.models.prior import PriorSpec
 from dblend.recon.methods import reconstruct
 from dblend.train import train_prior
@@ -198,15 +199,27 @@ def test_an_exported_prior_is_a_starting_point_too(fine_tuned):
     assert metadata["step"] == 3 and metadata["init"]["format"] == "adm"
 
 
-def test_published_slice_prior_converts_to_a_prior_used_as_is(
-    imagenet_like, tmp_path, sv8_operator
+def test_convert_checkpoint_command_writes_a_published_prior_used_as_is(
+    imagenet_like, tmp_path, sv8_operator, capsys
 ):
+    """DDS's prior the way the pipeline uses it: converted once, in [0, 1] units, sampled."""
     _, path = imagenet_like
     out = tmp_path / "slice.pt"
-    convert_prior(WeightSource(path, "adm"), SLICE, out)
+    prior = {"slices": 1, "spacings": [1], "value_range": [0, 1]}
+    argv = ["convert_checkpoint", "--checkpoint", str(path), "--format", "adm"]
+    argv += ["--prior", json.dumps(prior), "--image-size", "32", "--out", str(out)]
+    assert main([*argv, "--network", json.dumps({**ADM_NETWORK, "layers_per_block": 2})]) == 2
+    assert "missing input_blocks.4.0.in_layers.0.weight [32]" in capsys.readouterr().err
+    assert not out.exists(), "nothing written for a refused checkpoint"
+    assert main([*argv, "--network", json.dumps(ADM_NETWORK)]) == 0
     state = read_checkpoint(out)
     assert state["source"]["format"] == "adm" and state["history"] == [] and state["step"] == 0
-    prior = load_prior(out, SLICE, torch.device("cpu"))
+    spec = PriorSpec(1, (1,), 32, ADM_NETWORK, value_range=(0.0, 1.0))
+    published = load_prior(out, spec, torch.device("cpu"))
     sinogram = sv8_operator.forward(smooth_volume(4, 32))
-    volume, stats = reconstruct("dds", DDS, sinogram, sv8_operator, prior, 0, torch.device("cpu"))
+    cpu = torch.device("cpu")
+    volume, stats = reconstruct("dds", DDS, sinogram, sv8_operator, published, 0, cpu)
     assert volume.shape == (4, 32, 32) and stats.nfe == 3 and torch.isfinite(volume).all()
+    assert main(["export_prior", "--checkpoint", str(out), "--out", str(tmp_path / "dds")]) == 0
+    card = (tmp_path / "dds" / "README.md").read_text()
+    assert f"converted from `{path}`" in card and "weights were converted" in card
