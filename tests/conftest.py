@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from dblend.models.adm import guided_diffusion_arguments
 from dblend.models.prior import PriorSpec, ScorePrior
 from dblend.physics.geometry import parallel_geometry
 from dblend.physics.parallel import ParallelBeamOperator
@@ -39,30 +40,15 @@ def smooth_volume(depth: int, size: int) -> torch.Tensor:
 def reference_adm(
     network: dict, in_channels: int, out_channels: int, classes: int | None, new_order: bool
 ) -> torch.nn.Module:
-    """guided-diffusion's UNetModel for a network entry, as its create_model would build it.
-
-    OpenAI's own ADM code (PyPI: guided-diffusion-sdk) is the reference every conversion test
-    compares against.
-    """
+    """OpenAI's own ADM (guided-diffusion's UNetModel; PyPI: guided-diffusion-sdk) for a network
+    entry: the reference every conversion test compares against."""
     with warnings.catch_warnings():  # its torch.cuda.amp decorators are deprecated
         warnings.simplefilter("ignore", FutureWarning)
         from guided_diffusion.unet import UNetModel
 
-    base = network["channels"][0]
+    order = "new" if new_order else "legacy"
     return UNetModel(
-        image_size=256,
-        in_channels=in_channels,
-        model_channels=base,
-        out_channels=out_channels,
-        num_res_blocks=network["layers_per_block"],
-        attention_resolutions=tuple(2**i for i, a in enumerate(network["attention"]) if a),
-        dropout=network["dropout"],
-        channel_mult=tuple(c // base for c in network["channels"]),
-        num_classes=classes,
-        num_head_channels=network["attention_head_dim"],
-        use_scale_shift_norm=True,
-        resblock_updown=True,
-        use_new_attention_order=new_order,
+        **guided_diffusion_arguments(network, in_channels, out_channels, classes, order)
     )
 
 

@@ -223,3 +223,12 @@ def test_convert_checkpoint_command_writes_a_published_prior_used_as_is(
     assert main(["export_prior", "--checkpoint", str(out), "--out", str(tmp_path / "dds")]) == 0
     card = (tmp_path / "dds" / "README.md").read_text()
     assert f"converted from `{path}`" in card and "weights were converted" in card
+
+
+def test_describe_prints_where_a_prior_started_without_its_weights(fine_tuned, capsys):
+    checkpoint, _ = fine_tuned
+    assert main(["describe", str(checkpoint)]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["init"] == read_checkpoint(checkpoint)["init"]
+    assert printed["history"]["entries"] == 3 and printed["step"] == 3
+    assert "ema_weights" not in printed and printed["spec"]["slices"] == 3

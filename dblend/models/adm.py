@@ -196,6 +196,37 @@ def convert(
     return weights
 
 
+def guided_diffusion_arguments(
+    network: dict[str, Any],
+    in_channels: int,
+    out_channels: int,
+    num_classes: int | None = None,
+    attention_order: str = "legacy",
+) -> dict[str, Any]:
+    """guided-diffusion ``UNetModel`` keyword arguments of the ADM a network entry describes.
+
+    The inverse of what a checkpoint must match: ``channels`` are ``model_channels`` times
+    ``channel_mult``, attention sits at the downsampling rates 2^level of the attending levels,
+    heads are ``attention_head_dim`` wide, residual blocks resample, scale-shift norm as stated.
+    """
+    base = network["channels"][0]
+    return {
+        "image_size": 256,  # unused by the network itself
+        "in_channels": in_channels,
+        "model_channels": base,
+        "out_channels": out_channels,
+        "num_res_blocks": network["layers_per_block"],
+        "attention_resolutions": tuple(2**i for i, a in enumerate(network["attention"]) if a),
+        "dropout": network["dropout"],
+        "channel_mult": tuple(c // base for c in network["channels"]),
+        "num_classes": num_classes,
+        "num_head_channels": network["attention_head_dim"],
+        "use_scale_shift_norm": network["scale_shift"],
+        "resblock_updown": True,
+        "use_new_attention_order": attention_order == "new",
+    }
+
+
 def read_state(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     """An ADM checkpoint's tensors, loaded without running code from the file."""
     try:

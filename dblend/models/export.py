@@ -64,6 +64,7 @@ def model_card(state: dict[str, Any], name: str, parameters: int) -> str:
         for split, names in data.items()
     )
     labels = ", ".join(f"{s} -> class {i}" for i, s in enumerate(spec.spacings))
+    low, high = spec.value_range
     config = {"spec": spec.to_dict(), "training": state.get("training"), "init": state.get("init")}
     return "\n".join(
         [
@@ -77,8 +78,9 @@ def model_card(state: dict[str, Any], name: str, parameters: int) -> str:
             f"parameters) that takes {spec.slices}-slice patches (the slices are the channels) "
             f"of {spec.image_size} x {spec.image_size} pixels"
             + (f", told the slice spacing as a class label ({labels})." if spec.labelled else "."),
-            "Intensities: a HU window mapped to [0, 1], given to the network as 2 x - 1; VP "
-            "schedule with linear betas 1e-4 to 0.02 over 1000 steps, integer timesteps.",
+            f"Intensities: a HU window mapped to [0, 1], given to the network as {low:g} + "
+            f"{high - low:g} x; VP schedule with linear betas 1e-4 to 0.02 over 1000 steps, "
+            "integer timesteps.",
             "",
             "## Data",
             volumes or "Not recorded.",
