@@ -68,6 +68,8 @@ def unet_config(
     }
     if adm:
         config |= {
+            "flip_sin_to_cos": True,  # ADM's sinusoid: [cos, sin], frequencies 1e4^(-i/half)
+            "freq_shift": 0,
             "downsample_type": "resnet",
             "upsample_type": "resnet",
             "attn_norm_num_groups": int(network["norm_groups"]),
