@@ -44,12 +44,21 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
 @contextmanager
 def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary folder beside ``path``; it replaces ``path`` only if the block succeeds."""
+    """Yield a temporary folder beside ``path``; it replaces ``path`` only if the block succeeds.
+
+    The folder and its files then get the permissions of ones made the ordinary way (the
+    umask's), not the owner-only ones of temporary files: such folders are made to be shared.
+    """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent))
     try:
         yield tmp
+        mask = os.umask(0)
+        os.umask(mask)
+        for file in tmp.rglob("*"):
+            file.chmod((0o777 if file.is_dir() else 0o666) & ~mask)
+        tmp.chmod(0o777 & ~mask)
         if target.exists():
             shutil.rmtree(target)
         os.replace(tmp, target)

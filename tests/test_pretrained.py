@@ -7,6 +7,7 @@ learned variance out, like the ImageNet model) and saved as the state dict OpenA
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 import torch
@@ -166,6 +167,10 @@ def test_exported_prior_loads_back_bit_identically(fine_tuned):
         "dblend_prior.json",
         "README.md",
     }
+    mask = os.umask(0)
+    os.umask(mask)
+    assert folder.stat().st_mode & 0o777 == 0o777 & ~mask, "a folder to share, not owner-only"
+    assert all(p.stat().st_mode & 0o777 == 0o666 & ~mask for p in folder.iterdir())
     weights = read_checkpoint(checkpoint)["ema_weights"]
     unet = UNet2DModel.from_pretrained(folder, low_cpu_mem_usage=False)
     for name, tensor in unet.state_dict().items():
