@@ -136,6 +136,12 @@ def _require(names: Iterable[str], known: Mapping[str, Any], where: str, kind: s
 def _check_references(config: dict[str, Any]) -> None:
     for name, prior in config["priors"].items():
         _require([prior["network"]], config["networks"], f"priors.{name}.network", "networks")
+        extra = sorted({"training", "init"} & set(prior)) if "pretrained" in prior else []
+        if extra:
+            raise ConfigError(
+                f"config key priors.{name}: a pretrained prior is used as it is; "
+                f"remove {' and '.join(extra)}"
+            )
     for name, method in config["methods"].items():
         if "prior" in method:
             _require([method["prior"]], config["priors"], f"methods.{name}.prior", "priors")
@@ -235,6 +241,24 @@ def method_for_task(config: dict[str, Any], method: str, task: str) -> dict[str,
     where = f"tasks.{task}.method_overrides.{method} (merged with methods.{method})"
     _check_method(config, merged, where)
     return merged
+
+
+def prior_training(config: Mapping[str, Any], prior: str, dataset: str) -> dict[str, Any]:
+    """A prior's training settings on a data set: ``init.training`` (the fine-tuning recipe)
+    when an init checkpoint is set and has one, else ``training``; per-data-set steps resolved."""
+    entry = config["priors"][prior]
+    init = entry.get("init") or {}
+    key = f"priors.{prior}.init.training" if init.get("path") and "training" in init else None
+    training = dict(init["training"] if key else entry["training"])
+    steps = training["steps"]
+    if isinstance(steps, Mapping):
+        if dataset not in steps:
+            raise ConfigError(
+                f"config key {key or f'priors.{prior}.training'}.steps: no steps for data set "
+                f"{dataset!r} (it names {', '.join(sorted(steps))})"
+            )
+        training["steps"] = steps[dataset]
+    return training
 
 
 def deep_merge(base: dict[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:

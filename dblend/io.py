@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -80,6 +81,30 @@ def finite_message(path: str | os.PathLike, count: int, total: int, what: str = 
     """The one wording of a non-finite refusal, for arrays and checkpoint tensors alike."""
     values = f"values {what}" if what else "values"
     return f"{path}: {count} of {total} {values} are NaN or infinite; expected finite numbers"
+
+
+@contextmanager
+def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary folder beside ``path``; it replaces ``path`` only if the block succeeds.
+
+    The folder and its files then get the permissions of ones made the ordinary way (the
+    umask's), not the owner-only ones of temporary files: such folders are made to be shared.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent))
+    try:
+        yield tmp
+        mask = os.umask(0)
+        os.umask(mask)
+        for file in tmp.rglob("*"):
+            file.chmod((0o777 if file.is_dir() else 0o666) & ~mask)
+        tmp.chmod(0o777 & ~mask)
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def write_array(path: str | os.PathLike, array: np.ndarray, attrs: Mapping[str, Any]) -> None:

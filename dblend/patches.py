@@ -13,10 +13,12 @@ from collections.abc import Sequence
 import torch
 
 from dblend.errors import DataFileError
+from dblend.models.prior import to_network
 
 
 class PatchSampler:
-    """Draws patch batches [B, k, H, W] in [-1, 1] and their spacings from volumes in [0, 1]."""
+    """Draws patch batches [B, k, H, W] in the network's units (``value_range``: the values of
+    intensities 0 and 1) and their spacings from volumes in [0, 1]."""
 
     def __init__(
         self,
@@ -24,8 +26,9 @@ class PatchSampler:
         slices: int,
         spacings: Sequence[int],
         crop: int | None = None,
+        value_range: tuple[float, float] = (-1.0, 1.0),
     ) -> None:
-        self.volumes = [v.float() * 2.0 - 1.0 for v in volumes]
+        self.volumes = [to_network(v.float(), value_range) for v in volumes]
         self.slices = slices
         self.crop = crop
         smallest = min(min(v.shape[1:]) for v in self.volumes)

@@ -30,6 +30,7 @@ from tqdm import tqdm
 
 from dblend.errors import ConfigError, DataFileError
 from dblend.models.checkpoint import read_checkpoint, save_checkpoint, spec_differences
+from dblend.models.pretrained import WeightSource, prior_weights
 from dblend.models.prior import PriorSpec, ScorePrior
 from dblend.models.schedule import VPSchedule
 from dblend.models.speed import autocast, prepare_for_training
@@ -78,9 +79,10 @@ def run_identity(
     training: dict[str, Any],
     train_volumes: Sequence[torch.Tensor],
     validation_volumes: Sequence[torch.Tensor],
+    init: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """What a resume file must match to be resumed from: the spec, the training (but for its
-    memory switches, which change no number) and the data."""
+    memory switches, which change no number), the data and the start."""
     return {
         "spec": spec.to_dict(),
         "training": {k: v for k, v in training.items() if k not in MEMORY_SWITCHES},
@@ -88,6 +90,7 @@ def run_identity(
             "train": data_fingerprint(train_volumes),
             "validation": data_fingerprint(validation_volumes),
         },
+        "init": init,
     }
 
 
@@ -104,9 +107,18 @@ def data_fingerprint(volumes: Sequence[torch.Tensor]) -> str:
 class TrainingRun:
     """The mutable state of one training run, saved and restored as a whole."""
 
-    def __init__(self, spec: PriorSpec, training: dict[str, Any], device: torch.device) -> None:
+    def __init__(
+        self,
+        spec: PriorSpec,
+        training: dict[str, Any],
+        device: torch.device,
+        initial: dict[str, torch.Tensor] | None = None,
+    ) -> None:
         self.spec, self.training, self.device = spec, training, device
-        self.model = prepare_for_training(ScorePrior(spec).to(device), training)
+        model = ScorePrior(spec)
+        if initial is not None:
+            model.load_state_dict(initial)
+        self.model = prepare_for_training(model.to(device), training)
         self.ema = EMAModel(self.model.parameters(), decay=training["ema_decay"])
         self.optimizer = torch.optim.AdamW(
             self.model.parameters(),
@@ -245,18 +257,31 @@ def train_prior(
     validation_volumes: Sequence[torch.Tensor],
     checkpoint: str | os.PathLike,
     device: torch.device,
+    init: WeightSource | None = None,
+    data: dict[str, list[str]] | None = None,
 ) -> TrainResult:
-    """Train (or resume training) a prior and write its final checkpoint to ``checkpoint``."""
+    """Train (or resume training) a prior and write its final checkpoint to ``checkpoint``.
+
+    With ``init`` the network starts from that checkpoint's weights (``dblend.models.pretrained``)
+    instead of a random draw; the final checkpoint records which file (and its SHA-256) it was,
+    and ``data`` (the volumes' names per split) for the model card of an exported prior.
+    """
     schedule = VPSchedule.linear()
-    sampler = PatchSampler(train_volumes, spec.slices, spec.spacings, training["crop"])
+    sampler = PatchSampler(
+        train_volumes, spec.slices, spec.spacings, training["crop"], spec.value_range
+    )
     validation = (
-        PatchSampler(validation_volumes, spec.slices, spec.spacings, training["crop"])
+        PatchSampler(
+            validation_volumes, spec.slices, spec.spacings, training["crop"], spec.value_range
+        )
         if validation_volumes
         else None
     )
-    identity = run_identity(spec, training, train_volumes, validation_volumes)
+    started_from = init.record() if init else None
+    identity = run_identity(spec, training, train_volumes, validation_volumes, started_from)
     torch.manual_seed(training["seed"])
-    run = TrainingRun(spec, training, device)
+    initial = prior_weights(init, spec) if init else None
+    run = TrainingRun(spec, training, device, initial)
     resume = resume_path(checkpoint)
     state = _resume_state(resume, identity)
     if state is not None:
@@ -298,6 +323,8 @@ def train_prior(
         "step": run.step,
         "ema_weights": run.ema_weights(),
         "history": run.history,
+        "init": started_from,
+        "data": data,
     }
     save_checkpoint(checkpoint, final)
     resume.unlink(missing_ok=True)

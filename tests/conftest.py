@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
 
+from dblend.models.adm import guided_diffusion_arguments
 from dblend.models.prior import PriorSpec, ScorePrior
 from dblend.physics.geometry import parallel_geometry
 from dblend.physics.parallel import ParallelBeamOperator
@@ -32,6 +35,30 @@ def smooth_volume(depth: int, size: int) -> torch.Tensor:
     body = 1.0 / (1.0 + np.exp(((x / 0.8) ** 2 + (y / 0.6) ** 2 - 1.0) * 12))
     blob = np.exp(-(((x - 0.3 * z) / 0.2) ** 2 + ((y + 0.1) / 0.25) ** 2))
     return torch.from_numpy((0.5 * body + 0.4 * blob).astype(np.float32))
+
+
+def reference_adm(
+    network: dict, in_channels: int, out_channels: int, classes: int | None, new_order: bool
+) -> torch.nn.Module:
+    """OpenAI's own ADM (guided-diffusion's UNetModel; PyPI: guided-diffusion-sdk) for a network
+    entry: the reference every conversion test compares against."""
+    with warnings.catch_warnings():  # its torch.cuda.amp decorators are deprecated
+        warnings.simplefilter("ignore", FutureWarning)
+        from guided_diffusion.unet import UNetModel
+
+    order = "new" if new_order else "legacy"
+    return UNetModel(
+        **guided_diffusion_arguments(network, in_channels, out_channels, classes, order)
+    )
+
+
+def randomised(model: torch.nn.Module) -> torch.nn.Module:
+    """Every weight random (ADM zero-initialises its output convolutions), in eval mode."""
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.normal_(0.0, 0.05)
+    return model.eval()
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 from conftest import smooth_volume
 
 from dblend.config import load
@@ -273,3 +274,25 @@ def test_gpu_session_stops_when_the_benchmarks_cannot_import(tmp_path):
     log = (tmp_path / "session.log").read_text()
     assert "setup failed: benchmarks/train_throughput.py cannot import what it needs" in log
     assert "train_defaults" not in log
+
+
+@pytest.mark.parametrize("in_channels", ["3", "1"])
+def test_adm_conversion_prints_equal_epsilons_for_every_case(tmp_path, in_channels):
+    overlay = tmp_path / "adm.yaml"
+    network = {
+        "channels": [32, 64],
+        "attention": [False, True],
+        "norm_groups": 32,
+        "attention_head_dim": 32,
+        "layout": "adm",
+    }
+    overlay.write_text(yaml.safe_dump({"networks": {"tiny_adm": network}}))
+    out = run_script(
+        "adm_conversion.py",
+        *(*CONFIGS, "--config", str(overlay), "--network", "tiny_adm"),
+        *("--in-channels", in_channels, "--size", "16"),
+    )
+    cases = re.findall(rf"^(.+?)\s+({NUMBER}e[-+]\d+)\s+({NUMBER})$", out, re.M)
+    assert len(cases) == (4 if in_channels == "3" else 1), out
+    for case, difference, largest in cases:
+        assert float(difference) < 1e-5 and float(largest) > 0.01, case

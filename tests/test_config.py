@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dblend.config import deep_merge, load, method_for_task, schema, validate
+from dblend.config import deep_merge, load, method_for_task, prior_training, schema, validate
 from dblend.errors import ConfigError
 from dblend.recon.kinds import KINDS
 
@@ -26,9 +26,15 @@ SHIPPED = sorted(
 )
 
 
+# Configs that overlay paper.yaml rather than the default alone.
+PAPER_OVERLAYS = {"imagenet_init.yaml", "dds_prior.yaml"}
+
+
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_configs_are_valid(name):
     paths = [ROOT / "config" / "config.yaml"]
+    if name in PAPER_OVERLAYS:
+        paths.append(ROOT / "config" / "paper.yaml")
     if name != "config.yaml":
         paths.append(ROOT / "config" / name)
     config = load(*paths)
@@ -174,3 +180,29 @@ def test_sweeps_become_methods_of_their_own(config):
     assert config["methods"]["dds_steps_10"]["steps"] == 10
     assert config["methods"]["dds_steps_20"]["label"] == "DDS (tuned) steps=20"
     assert config["methods"]["dds_steps_20"]["rho"] == config["methods"]["dds"]["rho"]
+
+
+def test_a_pretrained_prior_takes_no_training(config):
+    config["priors"]["slice"]["pretrained"] = {"path": "dds.pt", "format": "adm"}
+    with pytest.raises(ConfigError, match=r"priors\.slice: a pretrained prior is used as it is"):
+        validate(config)
+    del config["priors"]["slice"]["training"]
+    validate(config)
+    assert config["priors"]["slice"]["pretrained"]["attention_order"] == "legacy"
+
+
+def test_training_steps_per_data_set_are_resolved_for_each(config):
+    config["priors"]["patch"]["training"]["steps"] = {"demo": 7}
+    validate(config)
+    assert prior_training(config, "patch", "demo")["steps"] == 7
+    with pytest.raises(ConfigError, match=r"priors\.patch\.training\.steps: no steps for .*'lidc'"):
+        prior_training(config, "patch", "lidc")
+
+
+def test_the_init_recipe_replaces_training_only_when_a_path_is_set(config):
+    recipe = {"steps": 3, "batch_size": 2}
+    config["priors"]["patch"]["init"] = {"path": None, "format": "adm", "training": recipe}
+    validate(config)
+    assert prior_training(config, "patch", "demo")["steps"] == 2400
+    config["priors"]["patch"]["init"]["path"] = "adm.pt"
+    assert prior_training(config, "patch", "demo")["batch_size"] == 2

@@ -7,6 +7,7 @@ reconstructions and nothing of the other experiments.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -48,17 +49,25 @@ def offline_env(tmp_path_factory) -> dict[str, str]:
     site = tmp_path_factory.mktemp("offline")
     (site / "sitecustomize.py").write_text(NO_NETWORK)
     path = os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])
-    return {**os.environ, "PYTHONPATH": str(site), "PATH": path}
+    python_path = os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "PYTHONPATH": python_path, "PATH": path}
+
+
+def planned(
+    workdir: Path, env: dict[str, str], *args: str, configs: tuple[Path, ...] = (PAPER,)
+) -> str:
+    """The log of a dry run of the paper config (overlaid by ``configs``), shell lines included."""
+    command = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-p"]
+    command += [*args, "-d", str(workdir), "-n", "--configfile", *map(str, configs)]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-4000:]
+    return result.stdout + result.stderr
 
 
 def dry_run(workdir: Path, env: dict[str, str], *args: str) -> list[tuple[str, str]]:
     """(rule, output) of every job a dry run of the paper config plans."""
-    command = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile")]
-    command += [*args, "-d", str(workdir), "-n", "--configfile", str(PAPER)]
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-4000:]
     jobs = []
-    for rule, body in JOB.findall(result.stdout + result.stderr):
+    for rule, body in JOB.findall(planned(workdir, env, *args)):
         output = re.search(r"^    output: (.*)$", body, re.MULTILINE)
         jobs.append((rule, output.group(1) if output else ""))
     return jobs
@@ -171,3 +180,33 @@ def test_paper_weights_convert_to_the_expected_values_at_256_and_8_views(paper_c
 def test_diffusionmbir_runs_the_papers_2000_steps(paper_config):
     settings = paper_config["methods"]["diffusionmbir"]
     assert settings["steps"] == 2000 and settings["snr"] == 0.16 and settings["cg_iters"] == 1
+
+
+def test_published_checkpoints_plan_the_papers_fine_tuning_and_the_authors_dds_prior(
+    offline_env, tmp_path
+):
+    """With OpenAI's checkpoint set (config/imagenet_init.yaml) the patch prior fine-tunes with
+    the paper's recipe per data set; with DDS's prior (config/dds_prior.yaml) the slice-prior
+    rows use it converted, and no slice prior is trained."""
+    checkpoints = tmp_path / "data" / "checkpoints"
+    checkpoints.mkdir(parents=True)
+    for name in ("256x256_diffusion_uncond.pt", "AAPM256_1M.pt"):
+        (checkpoints / name).write_bytes(b"")  # a dry run only checks that inputs exist
+    overlays = (PAPER, ROOT / "config" / "imagenet_init.yaml", ROOT / "config" / "dds_prior.yaml")
+    log = planned(tmp_path, offline_env, configs=overlays)
+    trainings = {}
+    for match in re.finditer(r"train_prior --prior '([^']*)'.*?--out results/priors/(\w+)/", log):
+        prior = json.loads(match.group(1))
+        trainings[(match.group(2), prior["slices"])] = prior
+    assert set(trainings) == {("aapm", 3), ("lidc", 3)}
+    for (dataset, _), prior in trainings.items():
+        assert prior["init"]["path"] == "data/checkpoints/256x256_diffusion_uncond.pt"
+        recipe = prior["training"]
+        assert (recipe["learning_rate"], recipe["batch_size"]) == (1e-5, 4)
+        assert recipe["steps"] == {"aapm": 65000, "lidc": 62000}[dataset]
+    conversions = re.findall(r"convert_checkpoint --checkpoint (\S+) .*--out (\S+)", log)
+    assert sorted(conversions) == [
+        ("data/checkpoints/AAPM256_1M.pt", f"results/priors/{d}/dds_aapm.pt")
+        for d in ("aapm", "lidc")
+    ]
+    assert "loss_figure" in log and "dds_aapm.loss" not in log, "no loss curve of a published prior"

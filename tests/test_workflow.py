@@ -43,6 +43,16 @@ def tiny_run(tmp_path_factory) -> Path:
 
 
 @pytest.mark.slow
+def test_each_trained_prior_is_also_exported_for_diffusers(tiny_run):
+    for prior in ("patch", "slice"):
+        folder = tiny_run / "results" / "priors" / "tiny" / f"{prior}-diffusers"
+        assert (folder / "diffusion_pytorch_model.safetensors").is_file()
+        metadata = json.loads((folder / "dblend_prior.json").read_text())
+        assert metadata["checkpoint"] == f"results/priors/tiny/{prior}.pt"
+        assert "trained from scratch" in (folder / "README.md").read_text()
+
+
+@pytest.mark.slow
 def test_whole_chain_writes_tables_figures_and_report(tiny_run):
     results = tiny_run / "results"
     table = pd.read_csv(results / "tables" / "metrics.csv")

@@ -131,7 +131,7 @@ def spec_differences(
 
 def check_spec(path: str | os.PathLike, state: dict[str, Any], spec: PriorSpec) -> None:
     """Refuse a checkpoint whose prior spec differs from ``spec``."""
-    differences = spec_differences(spec.to_dict(), state["spec"])
+    differences = spec_differences(spec.to_dict(), PriorSpec.from_dict(state["spec"]).to_dict())
     if differences:
         raise DataFileError(
             f"{path}: checkpoint was trained for another prior config: " + "; ".join(differences)

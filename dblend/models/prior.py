@@ -16,6 +16,22 @@ from torch import nn
 from dblend.errors import ConfigError
 from dblend.models.networks import build_unet
 
+# Network keys added after priors were first saved, with the value those priors were built with,
+# so a checkpoint written before a key existed still matches a config that states the default.
+NETWORK_DEFAULTS = {"layout": "diffusers"}
+
+
+def to_network(x: torch.Tensor, value_range: tuple[float, float]) -> torch.Tensor:
+    """Intensities in [0, 1] in a network's units (``value_range``: its values of 0 and 1)."""
+    low, high = value_range
+    return low + (high - low) * x
+
+
+def to_unit(x: torch.Tensor, value_range: tuple[float, float]) -> torch.Tensor:
+    """A network's values as intensities in [0, 1]."""
+    low, high = value_range
+    return (x - low) / (high - low)
+
 
 @dataclass(frozen=True)
 class PriorSpec:
@@ -25,6 +41,12 @@ class PriorSpec:
     spacings: tuple[int, ...]
     image_size: int
     network: dict[str, Any]
+    value_range: tuple[float, float] = (-1.0, 1.0)
+    """The network's values of the intensities 0 and 1 (DDS's published prior: 0 and 1)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "network", {**NETWORK_DEFAULTS, **self.network})
+        object.__setattr__(self, "value_range", tuple(float(v) for v in self.value_range))
 
     @classmethod
     def from_config(
@@ -33,14 +55,22 @@ class PriorSpec:
         spacings = tuple(int(s) for s in prior["spacings"])
         if prior["slices"] == 1 and spacings != (1,):
             raise ConfigError(f"priors: a 1-slice prior takes spacings [1], got {list(spacings)}")
-        return cls(int(prior["slices"]), spacings, int(image_size), dict(network))
+        value_range = prior.get("value_range", cls.value_range)
+        return cls(int(prior["slices"]), spacings, int(image_size), dict(network), value_range)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PriorSpec:
-        return cls(data["slices"], tuple(data["spacings"]), data["image_size"], data["network"])
+        """A spec as saved; one saved before value_range existed had the default."""
+        value_range = data.get("value_range", cls.value_range)
+        spacings = tuple(data["spacings"])
+        return cls(data["slices"], spacings, data["image_size"], data["network"], value_range)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "spacings": list(self.spacings)}
+        return {
+            **asdict(self),
+            "spacings": list(self.spacings),
+            "value_range": list(self.value_range),
+        }
 
     @property
     def labelled(self) -> bool:
@@ -49,7 +79,7 @@ class PriorSpec:
 
 
 class ScorePrior(nn.Module):
-    """epsilon_theta(x_t, t, spacing) on patches [B, k, H, W] in the network's [-1, 1] units."""
+    """epsilon_theta(x_t, t, spacing) on patches [B, k, H, W] in the network's units."""
 
     def __init__(self, spec: PriorSpec) -> None:
         super().__init__()

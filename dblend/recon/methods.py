@@ -52,9 +52,11 @@ def sampling_run(
     slices: int,
     seed: int,
     device: torch.device,
+    value_range: tuple[float, float] = (-1.0, 1.0),
 ) -> SamplingRun:
     """One diffusion reconstruction's parts: noise seeded by ``seed``, partition choices by
-    ``seed + 1``, the kind's partition rule for a prior of ``slices`` slices."""
+    ``seed + 1``, the kind's partition rule for a prior of ``slices`` slices, whose network
+    works in ``value_range`` units."""
     return SamplingRun(
         denoiser=denoiser,
         partitioner=PARTITION_RULES[kind.partition](method, slices),
@@ -65,6 +67,7 @@ def sampling_run(
         noise=torch.Generator(device=device).manual_seed(seed),
         choices=torch.Generator().manual_seed(seed + 1),
         device=device,
+        value_range=value_range,
     )
 
 
@@ -96,7 +99,10 @@ def reconstruct(
     consistency, weights = CONSISTENCY_STEPS[kind.consistency](method, operator, sinogram)
     denoiser = VolumeDenoiser(prior, method["batch_size"], method["precision"])
     shape = operator.volume_shape(sinogram)
-    run = sampling_run(kind, method, denoiser, consistency, shape, prior.spec.slices, seed, device)
+    spec = prior.spec
+    run = sampling_run(
+        kind, method, denoiser, consistency, shape, spec.slices, seed, device, spec.value_range
+    )
     volume, stats = sample(kind, method, run)
     stats.weights = weights
     return volume, stats

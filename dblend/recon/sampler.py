@@ -3,7 +3,8 @@
 Methods differ only in how a step partitions the volume (``Partitioner``), in their
 data-consistency step and in which of these loops they run; the update math of both loops is
 in ``dblend.recon.updates`` (its notation block names every symbol). Volumes are [Z, H, W];
-the network works in [-1, 1], data consistency in the [0, 1] intensity units of the sinogram.
+the network works in its prior's units (``value_range``: [-1, 1] unless a published prior says
+otherwise), data consistency in the [0, 1] intensity units of the sinogram.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
+from dblend.models.prior import to_network, to_unit
 from dblend.models.schedule import VPSchedule
 from dblend.recon.denoise import Denoiser
 from dblend.recon.partitions import Partitioner
@@ -51,6 +53,14 @@ class SamplingRun:
     noise: torch.Generator
     choices: torch.Generator
     device: torch.device
+    value_range: tuple[float, float] = (-1.0, 1.0)
+    """The network's values of the intensities 0 and 1 (``PriorSpec.value_range``)."""
+
+    def to_unit(self, x: torch.Tensor) -> torch.Tensor:
+        return to_unit(x, self.value_range)
+
+    def to_network(self, x: torch.Tensor) -> torch.Tensor:
+        return to_network(x, self.value_range)
 
     def epsilon(self, x: torch.Tensor, t: float, index: int) -> torch.Tensor:
         """The prior's epsilon for every slice under the partition of step ``index``."""
@@ -58,14 +68,6 @@ class SamplingRun:
 
     def randn(self) -> torch.Tensor:
         return torch.randn(self.shape, generator=self.noise, device=self.device)
-
-
-def _to_unit(x: torch.Tensor) -> torch.Tensor:
-    return (x + 1.0) / 2.0
-
-
-def _to_network(x: torch.Tensor) -> torch.Tensor:
-    return x * 2.0 - 1.0
 
 
 def _steps(timesteps: list[float], desc: str) -> tqdm:
@@ -91,13 +93,14 @@ def ddim_with_consistency(run: SamplingRun, eta: float) -> tuple[torch.Tensor, S
     for index, t in _steps(timesteps, "sample"):
         eps = run.epsilon(x, t, index)
         stats.nfe += 1
-        x0 = _to_network(run.consistency(_to_unit(tweedie(x, eps, run.schedule.alpha_bar(t)))))
+        x0_hat = tweedie(x, eps, run.schedule.alpha_bar(t), run.value_range)
+        x0 = run.to_network(run.consistency(run.to_unit(x0_hat)))
         t_prev = _previous(timesteps, index)
         if t_prev >= 0:
             x = dds_renoise(x0, eps, run.schedule.alpha_bar(t_prev), eta, run.randn())
         _log_progress(index, len(timesteps))
     stats.patch_evaluations = run.denoiser.patch_evaluations
-    return _to_unit(x0), stats
+    return run.to_unit(x0), stats
 
 
 def predictor_corrector(run: SamplingRun, snr: float) -> tuple[torch.Tensor, SamplerStats]:
@@ -113,17 +116,17 @@ def predictor_corrector(run: SamplingRun, snr: float) -> tuple[torch.Tensor, Sam
     stats = SamplerStats()
 
     def enforce(sample: torch.Tensor, abar: float) -> torch.Tensor:
-        scaled = _to_unit(sample / math.sqrt(abar))
-        return _to_network(run.consistency(scaled)) * math.sqrt(abar)
+        scaled = run.to_unit(sample / math.sqrt(abar))
+        return run.to_network(run.consistency(scaled)) * math.sqrt(abar)
 
     for index, t in _steps(timesteps, "sample"):
         t_prev = _previous(timesteps, index)
         abar, abar_prev = run.schedule.alpha_bar(t), run.schedule.alpha_bar(t_prev)
         eps = run.epsilon(x, t, index)
         stats.nfe += 1
-        x0 = tweedie(x, eps, abar)
+        x0 = tweedie(x, eps, abar, run.value_range)
         if t_prev < 0:
-            x = _to_network(run.consistency(_to_unit(x0)))
+            x = run.to_network(run.consistency(run.to_unit(x0)))
             break
         x = ancestral_step(x, x0, abar, abar_prev, run.randn())
         eps = run.epsilon(x, t_prev, index)
@@ -132,7 +135,7 @@ def predictor_corrector(run: SamplingRun, snr: float) -> tuple[torch.Tensor, Sam
         x = enforce(x, abar_prev)
         _log_progress(index, len(timesteps))
     stats.patch_evaluations = run.denoiser.patch_evaluations
-    return _to_unit(x), stats
+    return run.to_unit(x), stats
 
 
 Sampler = Callable[[SamplingRun, Mapping[str, Any]], tuple[torch.Tensor, SamplerStats]]

@@ -1,6 +1,7 @@
 """The update math of every sampler, in one place (as a diffusers scheduler's ``step``).
 
-Notation (volumes in the network's [-1, 1] units; data consistency converts to [0, 1]):
+Notation (volumes in the network's units, [-1, 1] unless the prior's value_range says otherwise;
+data consistency converts to [0, 1]):
 
     t          a timestep of the VP schedule, T - 1 = 999 down to 0 (fractional on a
                continuous grid, see ``VPSchedule.sampling_timesteps``); t_prev is the next one
@@ -12,7 +13,7 @@ Notation (volumes in the network's [-1, 1] units; data consistency converts to [
     eps        the prior's noise estimate epsilon_theta(x_t, t) (one per slice, from the patches
                of the step's partition)
     x0_hat     Tweedie's estimate of x_0 from x_t: (x_t - sqrt(1 - abar_t) eps) / sqrt(abar_t),
-               clipped to [-1, 1]
+               clipped to the network's range
     x0'        x0_hat after the data-consistency step
     n          fresh standard normal noise, drawn from the sampler's noise generator
     eta        DDS's re-noising weight (Chung et al., DDS, ICLR 2024): the noise of x_t_prev is
@@ -32,9 +33,14 @@ import math
 import torch
 
 
-def tweedie(x_t: torch.Tensor, eps: torch.Tensor, abar: float) -> torch.Tensor:
+def tweedie(
+    x_t: torch.Tensor,
+    eps: torch.Tensor,
+    abar: float,
+    value_range: tuple[float, float] = (-1.0, 1.0),
+) -> torch.Tensor:
     """x0_hat = (x_t - sqrt(1 - abar_t) eps) / sqrt(abar_t), clipped to the network's range."""
-    return ((x_t - math.sqrt(1.0 - abar) * eps) / math.sqrt(abar)).clamp(-1.0, 1.0)
+    return ((x_t - math.sqrt(1.0 - abar) * eps) / math.sqrt(abar)).clamp(*value_range)
 
 
 def dds_renoise(

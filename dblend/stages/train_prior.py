@@ -1,4 +1,8 @@
-"""Train (or resume training) one score prior on a data set's training volumes."""
+"""Train (or resume training) one score prior on a data set's training volumes.
+
+The prior's ``training`` section arrives with its steps resolved for the data set
+(``dblend.config.prior_training``); with ``init.path`` set the network starts from that checkpoint.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +17,9 @@ import torch
 from dblend import train as training_loop
 from dblend.arguments import json_section
 from dblend.device import resolve_device
-from dblend.errors import DataFileError
+from dblend.errors import ConfigError, DataFileError
 from dblend.io import read_volume, write_csv
+from dblend.models.pretrained import WeightSource
 from dblend.models.prior import PriorSpec
 
 log = logging.getLogger(__name__)
@@ -50,8 +55,20 @@ def train_prior(
         raise DataFileError(f"training volumes must share one square slice size, got {sizes}")
     spec = PriorSpec.from_config(prior, network, image_size=next(iter(sizes))[0])
     settings = {**prior["training"], "seed": seed}
+    if not isinstance(settings["steps"], int):
+        raise ConfigError(f"training.steps: expected one number of steps, got {settings['steps']}")
+    init = prior.get("init") or {}
+    source = WeightSource.from_config(init, "priors.init") if init.get("path") else None
+    data = {"train": [str(p) for p in volumes], "validation": [str(p) for p in validation_volumes]}
     result = training_loop.train_prior(
-        spec, settings, training, validation, out, resolve_device(device)
+        spec,
+        settings,
+        training,
+        validation,
+        out,
+        resolve_device(device),
+        init=source,
+        data=data,
     )
     write_csv(pd.DataFrame(result.history), loss_csv)
     log.info("trained %s in %.0f s", out, result.seconds)

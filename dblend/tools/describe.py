@@ -1,4 +1,4 @@
-"""Print the metadata of a dblend file."""
+"""Print the metadata of a dblend file (a volume, sinogram or reconstruction, or a prior .pt)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,10 @@ import json
 from pathlib import Path
 
 from dblend.io import read_attrs
+from dblend.models.checkpoint import read_checkpoint
+
+# What a prior checkpoint holds besides its metadata: tensors and per-step records.
+BULK = ("ema_weights", "model", "ema", "optimizer", "lr_schedule", "rng", "window")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -14,5 +18,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def describe(*, path: Path) -> None:
-    """Print what made a file (its metadata) as indented JSON, for people inspecting results."""
-    print(json.dumps(read_attrs(path), indent=2))
+    """Print what made a file (its metadata) as indented JSON, for people inspecting results.
+
+    For a prior checkpoint: its spec, training, where it started (or was converted from) and
+    the last loss-history entry, without the weights.
+    """
+    if path.suffix != ".pt":
+        print(json.dumps(read_attrs(path), indent=2))
+        return
+    state = read_checkpoint(path)
+    history = state.get("history") or []
+    summary = {k: v for k, v in state.items() if k not in BULK and k != "history"}
+    summary["history"] = {"entries": len(history), "last": history[-1] if history else None}
+    print(json.dumps(summary, indent=2, default=str))

@@ -74,6 +74,7 @@ SINOGRAM = "results/sinograms/{dataset}/{task}/{volume}.h5"
 PRIOR = "results/priors/{dataset}/{prior}.pt"
 PRIOR_LOSS = "results/priors/{dataset}/{prior}.loss.csv"
 PRIOR_LOSS_FIGURE = "results/priors/{dataset}/{prior}.loss.png"
+PRIOR_EXPORT = "results/priors/{dataset}/{prior}-diffusers"
 RECON = "results/recon/{dataset}/{task}/{method}/{volume}.h5"
 METRICS = "results/metrics/{dataset}/{task}/{method}/{volume}.csv"
 EXPERIMENT = "results/experiments/{experiment}"
@@ -210,6 +211,45 @@ def method_prior(method):
     return config["methods"][method].get("prior")
 
 
+def is_pretrained(prior):
+    """Whether a prior is a published checkpoint used as is (converted, not trained)."""
+    return "pretrained" in config["priors"][prior]
+
+
+def priors_where(pretrained):
+    """A regex matching the priors that are (or are not) published checkpoints used as is."""
+    names = [p for p in config["priors"] if is_pretrained(p) == pretrained]
+    return "|".join(names) if names else "(?!)"
+
+
+def prior_training(dataset, prior):
+    """The prior's training on the data set: the fine-tuning recipe when it starts from a
+    checkpoint, steps resolved per data set."""
+    return dblend_config.prior_training(config, prior, dataset)
+
+
+def init_checkpoint(wildcards):
+    """The checkpoint a prior's training starts from, as an input (none from scratch)."""
+    init = config["priors"][wildcards.prior].get("init") or {}
+    return {"init": init["path"]} if init.get("path") else {}
+
+
+def training_prior_json(wildcards):
+    """The prior's section for train_prior, its training resolved for the data set."""
+    entry = config["priors"][wildcards.prior]
+    return as_json(
+        {**entry, "training": prior_training(wildcards.dataset, wildcards.prior)}
+    )
+
+
+def slice_size(dataset):
+    """N of the data set's N x N slices (what a converted prior's spec records)."""
+    entry = config["datasets"][dataset]
+    return (
+        entry["size"] if entry["source"] == "embedded" else entry["preprocess"]["size"]
+    )
+
+
 def experiment_combinations(experiment):
     """(dataset, task, method, volume) of every reconstruction an experiment needs."""
     entry = config["experiments"][experiment]
@@ -253,9 +293,14 @@ def experiment_priors(experiment):
     return [(dataset, prior) for dataset in datasets for prior in priors]
 
 
+def trained_priors(experiment):
+    """(dataset, prior) of an experiment's priors that are trained here (with a loss curve)."""
+    return [(d, p) for d, p in experiment_priors(experiment) if not is_pretrained(p)]
+
+
 def reported_priors():
-    """(dataset, prior) of the priors behind the reported experiments, each once."""
-    pairs = [pair for e in config["run"] for pair in experiment_priors(e)]
+    """(dataset, prior) of the trained priors behind the reported experiments, each once."""
+    pairs = [pair for e in config["run"] for pair in trained_priors(e)]
     return list(dict.fromkeys(pairs))
 
 
@@ -328,7 +373,8 @@ def experiment_figures(experiment):
 
 
 def experiment_outputs(experiment):
-    """Everything an experiment's named target builds: tables, figures, plots, loss curves."""
+    """Everything an experiment's named target builds: tables, figures, plots, and of each prior
+    trained for it the loss curve and the diffusers export."""
     outputs = [t.format(experiment=experiment) for t in EXPERIMENT_TABLES]
     outputs += experiment_figures(experiment)
     outputs.append(EXPERIMENT_RUNTIME.format(experiment=experiment))
@@ -337,8 +383,9 @@ def experiment_outputs(experiment):
     if is_tuning(config, experiment):
         outputs += [path.format(experiment=experiment) for path in EXPERIMENT_CHOICE]
     outputs += [
-        PRIOR_LOSS_FIGURE.format(dataset=d, prior=p)
-        for d, p in experiment_priors(experiment)
+        path.format(dataset=d, prior=p)
+        for d, p in trained_priors(experiment)
+        for path in (PRIOR_LOSS_FIGURE, PRIOR_EXPORT)
     ]
     return outputs
 

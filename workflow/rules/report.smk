@@ -108,7 +108,7 @@ rule loss_figure:
         CONDA_ENV
     params:
         title=lambda w: f"{w.prior} prior on {w.dataset}",
-        steps=lambda w: config["priors"][w.prior]["training"]["steps"],
+        steps=lambda w: prior_training(w.dataset, w.prior)["steps"],
     shell:
         "dblend loss_figure --loss-csv {input} --title {params.title:q} --out {output}"
         " > {log} 2>&1"

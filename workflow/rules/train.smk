@@ -1,8 +1,10 @@
-# Score priors, one per data set and prior entry; resumes from its last checkpoint if killed.
+# Score priors, one per data set and prior entry: trained (from scratch or from an init
+# checkpoint; resumes from its last checkpoint if killed) or converted from a published one.
 
 
 rule train_prior:
     input:
+        unpack(init_checkpoint),
         train=lambda w: volume_paths(w.dataset, "train"),
         validation=lambda w: volume_paths(w.dataset, "validation"),
     output:
@@ -12,11 +14,13 @@ rule train_prior:
         logs("train_prior", "{dataset}/{prior}"),
     benchmark:
         benchmarks("train_prior", "{dataset}/{prior}")
+    wildcard_constraints:
+        prior=priors_where(pretrained=False),
     conda:
         CONDA_ENV
     threads: config["threads"]["train"]
     params:
-        prior=lambda w: as_json(config["priors"][w.prior]),
+        prior=training_prior_json,
         network=lambda w: as_json(
             config["networks"][config["priors"][w.prior]["network"]]
         ),
@@ -28,3 +32,45 @@ rule train_prior:
         " --volumes {input.train} --validation-volumes {input.validation}"
         " --device {params.device} --seed {params.seed}"
         " --out {output.checkpoint} --loss-csv {output.loss} > {log} 2>&1"
+
+
+rule convert_checkpoint:
+    input:
+        lambda w: config["priors"][w.prior]["pretrained"]["path"],
+    output:
+        PRIOR,
+    log:
+        logs("convert_checkpoint", "{dataset}/{prior}"),
+    benchmark:
+        benchmarks("convert_checkpoint", "{dataset}/{prior}")
+    wildcard_constraints:
+        prior=priors_where(pretrained=True),
+    conda:
+        CONDA_ENV
+    params:
+        source=lambda w: config["priors"][w.prior]["pretrained"],
+        prior=lambda w: as_json(config["priors"][w.prior]),
+        network=lambda w: as_json(
+            config["networks"][config["priors"][w.prior]["network"]]
+        ),
+        size=lambda w: slice_size(w.dataset),
+    shell:
+        "dblend convert_checkpoint --checkpoint {input:q}"
+        " --format {params.source[format]} --attention-order {params.source[attention_order]}"
+        " --prior {params.prior:q} --network {params.network:q} --image-size {params.size}"
+        " --out {output} > {log} 2>&1"
+
+
+rule export_prior:
+    input:
+        PRIOR,
+    output:
+        directory(PRIOR_EXPORT),
+    log:
+        logs("export_prior", "{dataset}/{prior}"),
+    benchmark:
+        benchmarks("export_prior", "{dataset}/{prior}")
+    conda:
+        CONDA_ENV
+    shell:
+        "dblend export_prior --checkpoint {input} --out {output} > {log} 2>&1"
