@@ -45,11 +45,16 @@ TRAINING = {
     "weight_decay": 0.0,
     "ema_decay": 0.9,
     "grad_clip": 1.0,
+    "gradient_checkpointing": False,
     "crop": None,
     "log_every": 1,
     "checkpoint_every": 10,
     "validation_every": 3,
     "validation_batches": 1,
+    "precision": "auto",
+    "channels_last": False,
+    "compile": False,
+    "fused_optimizer": False,
     "seed": 0,
 }
 DDS = {
@@ -60,6 +65,8 @@ DDS = {
     "batch_size": 8,
     "rho": 0.01,
     "lam": 1e-4,
+    "weights": "normalised",
+    "precision": "auto",
 }
 BLEND = {
     "kind": "diffusionblend_pp",
@@ -72,6 +79,8 @@ BLEND = {
     "jump_every": 2,
     "jump_spacing": 3,
     "adjacent_shift": True,
+    "weights": "normalised",
+    "precision": "auto",
 }
 
 
