@@ -39,6 +39,7 @@ TRAINING = {
     "validation_every": 2,
     "validation_batches": 1,
     "precision": "auto",
+    "gradient_checkpointing": False,
     "channels_last": False,
     "compile": False,
     "fused_optimizer": False,
