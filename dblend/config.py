@@ -179,10 +179,15 @@ def _check_networks(config: dict[str, Any]) -> None:
     for experiment in config["experiments"].values():
         priors = {config["methods"][m].get("prior") for m in experiment["methods"]} - {None}
         for prior in priors:
-            network = sizes[config["priors"][prior]["network"]]
-            crop = config["priors"][prior]["training"]["crop"]
-            if crop is not None:
-                network[f"priors.{prior}.training.crop"] = crop
+            entry = config["priors"][prior]
+            network = sizes[entry["network"]]
+            trainings = {  # none for a published prior, two with a fine-tuning recipe
+                f"priors.{prior}.training": entry.get("training"),
+                f"priors.{prior}.init.training": (entry.get("init") or {}).get("training"),
+            }
+            for key, training in trainings.items():
+                if training and training["crop"] is not None:
+                    network[f"{key}.crop"] = training["crop"]
             for dataset in experiment["datasets"]:
                 network.update(_sizes(config, dataset))
     for name, network in config["networks"].items():

@@ -130,8 +130,8 @@ def _stale_renoise(x0, eps, abar_prev, eta, fresh):
     return updates.dds_renoise(x0, eps, abar_prev**0.5, eta, fresh)
 
 
-def _flipped_tweedie(x_t, eps, abar):
-    return ((x_t + math.sqrt(1.0 - abar) * eps) / math.sqrt(abar)).clamp(-1.0, 1.0)
+def _flipped_tweedie(x_t, eps, abar, value_range):
+    return ((x_t + math.sqrt(1.0 - abar) * eps) / math.sqrt(abar)).clamp(*value_range)
 
 
 def _beta_variance_ancestral(x_t, x0, abar, abar_prev, fresh):

@@ -15,6 +15,7 @@ from conftest import randomised, reference_adm, smooth_volume
 from diffusers import UNet2DModel
 
 from dblend.cli import main
+from dblend.config import complete_method
 from dblend.errors import DataFileError
 from dblend.models.adm import CheckpointMismatch
 from dblend.models.checkpoint import load_prior, read_checkpoint
@@ -47,41 +48,19 @@ TRAINING = {
     "grad_clip": 1.0,
     "gradient_checkpointing": False,
     "crop": None,
-    "log_every": 1,
-    "checkpoint_every": 10,
-    "validation_every": 3,
-    "validation_batches": 1,
     "precision": "auto",
     "channels_last": False,
     "compile": False,
     "fused_optimizer": False,
+    "log_every": 1,
+    "checkpoint_every": 10,
+    "validation_every": 3,
+    "validation_batches": 1,
     "seed": 0,
 }
-DDS = {
-    "kind": "dds",
-    "steps": 3,
-    "eta": 0.85,
-    "cg_iters": 2,
-    "batch_size": 8,
-    "rho": 0.01,
-    "lam": 1e-4,
-    "weights": "normalised",
-    "precision": "auto",
-}
-BLEND = {
-    "kind": "diffusionblend_pp",
-    "steps": 3,
-    "eta": 0.85,
-    "cg_iters": 2,
-    "batch_size": 8,
-    "rho": 0.01,
-    "lam": 1e-4,
-    "jump_every": 2,
-    "jump_spacing": 3,
-    "adjacent_shift": True,
-    "weights": "normalised",
-    "precision": "auto",
-}
+TV = {"steps": 3, "cg_iters": 2, "rho": 0.01, "lam": 1e-4}
+DDS = complete_method({"kind": "dds", "prior": "slice", **TV})
+BLEND = complete_method({"kind": "diffusionblend_pp", "prior": "patch", **TV})
 
 
 @pytest.fixture(scope="module")
