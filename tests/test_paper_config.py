@@ -8,13 +8,13 @@ reconstructions and nothing of the other experiments.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
 
+import offline
 import pytest
 import yaml
 
@@ -26,15 +26,6 @@ from dblend.recon.units import normalised_weights
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER = ROOT / "config" / "paper.yaml"
-NO_NETWORK = """\
-import socket
-
-def _refuse(*args, **kwargs):
-    raise OSError("network access during a dry run")
-
-socket.socket.connect = _refuse
-socket.create_connection = _refuse
-"""
 JOB = re.compile(r"^(?:local)?rule (\w+):\n((?:    .*\n)*)", re.MULTILINE)
 
 
@@ -46,11 +37,7 @@ def paper_config() -> dict:
 
 @pytest.fixture(scope="module")
 def offline_env(tmp_path_factory) -> dict[str, str]:
-    site = tmp_path_factory.mktemp("offline")
-    (site / "sitecustomize.py").write_text(NO_NETWORK)
-    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])
-    python_path = os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))
-    return {**os.environ, "PYTHONPATH": python_path, "PATH": path}
+    return offline.offline_env(tmp_path_factory.mktemp("offline"))
 
 
 def planned(
