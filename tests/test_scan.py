@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from dicom_factory import write_series
 
+from dblend.cli import main
 from dblend.data.scan import USED, format_table, missing_patients, scan_copy
 
 
@@ -55,3 +56,11 @@ def test_table_lists_size_and_spacing(copy):
     assert table[0].split()[:4] == ["patient", "modality", "slices", "size"]
     row = next(line for line in table if "L096/full_1mm" in line)
     assert "16 x 12" in row and "2.5, 0.8, 0.6" in row and row.endswith(USED)
+
+
+def test_scan_command_prints_the_table_and_names_patients_without_a_series(copy, capsys):
+    assert main(["scan", str(copy), "--match", "full_1mm", "--patients", "L067", "L096"]) == 0
+    out = capsys.readouterr().out
+    assert "L067/full_1mm" in out and "L109/x" in out
+    assert main(["scan", str(copy), "--patients", "L067", "L096"]) == 2
+    assert "no usable series for patient(s) L067" in capsys.readouterr().err
