@@ -37,7 +37,7 @@ lock: install
 
 demo: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" snakemake --cores $(CORES)
-	@echo "Tables: results/tables/summary.md  Report: results/report/report.html"
+	@echo "Tables: results/demo/tables/summary.md  Report: results/demo/report/report.html"
 
 lint: install
 	$(BIN)/ruff check .

@@ -107,7 +107,7 @@ def test_named_target_plans_only_its_own_part(paper_config, offline_env, tmp_pat
     }
     assert planned == expected
     tables = [output for rule, output in jobs if rule == "experiment_tables"]
-    assert len(tables) == 1 and f"results/experiments/{target}/" in tables[0]
+    assert len(tables) == 1 and f"results/paper/experiments/{target}/" in tables[0]
     rules = {rule for rule, _ in jobs}
     assert "report" not in rules and "combined_tables" not in rules
     assert ("download" in rules) == ("lidc" in experiment["datasets"])

@@ -108,7 +108,7 @@ def profile_run(cluster, tmp_path_factory) -> Run:
         *("--slurm-status-command", "squeue", "--slurm-no-account"),
         # The first status check after 6 s rather than 40: these jobs take seconds, not hours.
         *("--slurm-init-seconds-before-status-checks", "6"),
-        "results/tables/metrics.csv",
+        "results/tiny/tables/metrics.csv",
         env=cluster.env,
         cwd=workdir,
     )

@@ -69,4 +69,4 @@ def test_the_demos_tuning_target_plans_the_validation_phantom_only(tmp_path):
     assert recons == {(method, "phantom007") for method in swept}, "validation phantom only"
     assert len(entry["sweep"]["values"]) == len(swept)
     assert "dblend tuning_choice" in plan.stdout
-    assert "results/experiments/tune_lam/choice.md" in plan.stdout
+    assert "results/demo/experiments/tune_lam/choice.md" in plan.stdout

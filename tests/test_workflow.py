@@ -55,7 +55,8 @@ def test_each_trained_prior_is_also_exported_for_diffusers(tiny_run):
 @pytest.mark.slow
 def test_whole_chain_writes_tables_figures_and_report(tiny_run):
     results = tiny_run / "results"
-    table = pd.read_csv(results / "tables" / "metrics.csv")
+    run = results / "tiny"
+    table = pd.read_csv(run / "tables" / "metrics.csv")
     assert set(table.columns) >= {
         "dataset",
         "task",
@@ -80,30 +81,30 @@ def test_whole_chain_writes_tables_figures_and_report(tiny_run):
     for column in ("ssim", "volume_ssim"):
         assert table[column].between(0.0, 1.0).all(), table[column].describe()
     assert (table["slices_scored"].between(1, table["slices"])).all()
-    summary = pd.read_csv(results / "tables" / "summary.csv")
+    summary = pd.read_csv(run / "tables" / "summary.csv")
     spread = [column for column in summary.columns if column.endswith("_std")]
     numbers = summary.drop(columns=spread).select_dtypes("number").to_numpy()
     assert numbers.size and np.isfinite(numbers).all()
     one_volume = summary["volumes"] == 1
     assert (summary[spread].isna().all(axis=1) == one_volume).all(), "a std of one volume is empty"
     assert (table.loc[table.method.isin(["dds", "diffusionblend_pp"]), "nfe"] == 3).all()
-    summary_md = (results / "tables" / "summary.md").read_text()
+    summary_md = (run / "tables" / "summary.md").read_text()
     assert "| DiffusionBlend++ + TV |" in summary_md
     assert "(n = 1)" in summary_md and "± 0.00" not in summary_md, "one test volume"
     assert "Convention anatomy: PSNR and SSIM averaged over the slices that hold" in summary_md
-    experiment = results / "experiments" / "tiny"
+    experiment = run / "experiments" / "tiny"
     figure = experiment / "figures" / "tiny" / "sv8" / "phantom003.png"
     assert figure.read_bytes()[:4] == b"\x89PNG"
     for table in ("summary", "tv", "runtime"):
         assert (experiment / f"{table}.csv").is_file()
         assert "DiffusionBlend++" in (experiment / f"{table}.md").read_text()
         assert r"\begin{tabular}" in (experiment / f"{table}.tex").read_text()
-    sweep = pd.read_csv(results / "experiments" / "tiny_sweep" / "runtime.csv")
+    sweep = pd.read_csv(run / "experiments" / "tiny_sweep" / "runtime.csv")
     assert sorted(sweep["nfe"]) == [2, 3], "one swept method per steps value"
-    assert (results / "experiments" / "tiny_sweep" / "sweep.png").is_file()
+    assert (run / "experiments" / "tiny_sweep" / "sweep.png").is_file()
     for prior in ("patch", "slice"):
         assert (results / "priors" / "tiny" / f"{prior}.loss.png").read_bytes()[:4] == b"\x89PNG"
-    report = (results / "report" / "report.html").read_text()
+    report = (run / "report" / "report.html").read_text()
     assert report.count("data:image/png;base64,") == 6, "figure, 2 runtimes, sweep, 2 losses"
     assert "DiffusionBlend++ + TV steps=2" in report
     assert "<h2>Training</h2>" in report
@@ -116,34 +117,39 @@ def test_whole_chain_writes_tables_figures_and_report(tiny_run):
         assert any((results / "logs" / rule).rglob("*.log")), rule
 
 
+SWEEP_TABLE = ("Tables", "tiny_sweep", "Tiny steps sweep")
 SNAKEMAKE_REPORT = {
     # path: (category, subcategory, text its caption must hold)
-    "results/experiments/tiny/summary.html": (
+    "results/tiny/experiments/tiny/summary.html": (
         "Tables",
         "tiny",
         "PSNR (dB) and SSIM of each method of experiment Tiny chain (CI), per data set",
     ),
-    "results/experiments/tiny/tv.html": ("Tables", "tiny", "Total variation per voxel"),
-    "results/experiments/tiny/runtime.html": ("Tables", "tiny", "network evaluations (NFE)"),
-    "results/experiments/tiny_sweep/summary.html": ("Tables", "tiny_sweep", "Tiny steps sweep"),
-    "results/experiments/tiny_sweep/tv.html": ("Tables", "tiny_sweep", "Tiny steps sweep"),
-    "results/experiments/tiny_sweep/runtime.html": ("Tables", "tiny_sweep", "Tiny steps sweep"),
-    "results/tables/summary.csv": (
+    "results/tiny/experiments/tiny/tv.html": ("Tables", "tiny", "Total variation per voxel"),
+    "results/tiny/experiments/tiny/runtime.html": ("Tables", "tiny", "network evaluations (NFE)"),
+    "results/tiny/experiments/tiny_sweep/summary.html": SWEEP_TABLE,
+    "results/tiny/experiments/tiny_sweep/tv.html": SWEEP_TABLE,
+    "results/tiny/experiments/tiny_sweep/runtime.html": SWEEP_TABLE,
+    "results/tiny/tables/summary.csv": (
         "Tables",
         "all experiments",
         "(tiny, tiny_sweep) in one table: mean and std over test volumes, scored under "
         "convention anatomy",
     ),
-    "results/tables/metrics.csv": ("Tables", "all experiments", "one row per data set"),
-    "results/experiments/tiny/figures/tiny/sv8/phantom003.png": (
+    "results/tiny/tables/metrics.csv": ("Tables", "all experiments", "one row per data set"),
+    "results/tiny/experiments/tiny/figures/tiny/sv8/phantom003.png": (
         "Figures",
         "tiny",
         "slices of test volume phantom003 of data set tiny, task sv8, reconstructed by each "
         "method of experiment Tiny chain (CI)",
     ),
-    "results/experiments/tiny/runtime.png": ("Figures", "tiny", "experiment Tiny chain (CI)."),
-    "results/experiments/tiny_sweep/runtime.png": ("Figures", "tiny_sweep", "Tiny steps sweep"),
-    "results/experiments/tiny_sweep/sweep.png": (
+    "results/tiny/experiments/tiny/runtime.png": ("Figures", "tiny", "experiment Tiny chain (CI)."),
+    "results/tiny/experiments/tiny_sweep/runtime.png": (
+        "Figures",
+        "tiny_sweep",
+        "Tiny steps sweep",
+    ),
+    "results/tiny/experiments/tiny_sweep/sweep.png": (
         "Figures",
         "tiny_sweep",
         "against the swept setting steps in experiment Tiny steps sweep (CI)",

@@ -19,6 +19,10 @@ from dblend.experiments import (
 )
 
 dblend_config.validate(config)
+config["name"] = dblend_config.run_name(
+    config, workflow.overwrite_configfiles, workflow.config_settings.overwrite_config
+)
+RUN = config["name"]
 CUDA_TASKS = dblend_config.cuda_tasks(config)
 CUDA_RULES = ("simulate", "reconstruct")
 # Why this machine cannot run the CUDA tasks' jobs; only the planning process looks (torch is
@@ -76,8 +80,11 @@ PRIOR_LOSS = "results/priors/{dataset}/{prior}.loss.csv"
 PRIOR_LOSS_FIGURE = "results/priors/{dataset}/{prior}.loss.png"
 PRIOR_EXPORT = "results/priors/{dataset}/{prior}-diffusers"
 RECON = "results/recon/{dataset}/{task}/{method}/{volume}.h5"
-METRICS = "results/metrics/{dataset}/{task}/{method}/{volume}.csv"
-EXPERIMENT = "results/experiments/{experiment}"
+RUN_DIR = f"results/{RUN}"
+"""What this run alone writes: its metrics, experiments, tables and report. Everything above it
+(volumes, sinograms, priors, reconstructions) is shared by the runs that need the same work."""
+METRICS = f"{RUN_DIR}/metrics/{{dataset}}/{{task}}/{{method}}/{{volume}}.csv"
+EXPERIMENT = f"{RUN_DIR}/experiments/{{experiment}}"
 EXPERIMENT_TABLES = [f"{EXPERIMENT}/metrics.csv"] + [
     f"{EXPERIMENT}/{name}.{suffix}"
     for name in TABLE_TITLES
@@ -87,30 +94,42 @@ EXPERIMENT_FIGURE = f"{EXPERIMENT}/figures/{{dataset}}/{{task}}/{{volume}}.png"
 EXPERIMENT_RUNTIME = f"{EXPERIMENT}/runtime.png"
 EXPERIMENT_SWEEP = f"{EXPERIMENT}/sweep.png"
 EXPERIMENT_CHOICE = [f"{EXPERIMENT}/choice.csv", f"{EXPERIMENT}/choice.md"]
-TABLES = "results/tables/metrics.csv"
-SUMMARY = "results/tables/summary.csv"
-SUMMARY_MD = "results/tables/summary.md"
-REPORT = "results/report/report.html"
+TABLES = f"{RUN_DIR}/tables/metrics.csv"
+SUMMARY = f"{RUN_DIR}/tables/summary.csv"
+SUMMARY_MD = f"{RUN_DIR}/tables/summary.md"
+REPORT = f"{RUN_DIR}/report/report.html"
+RUN_STAGES = {
+    "evaluate",
+    "experiment_tables",
+    "combined_tables",
+    "experiment_figure",
+    "runtime_figure",
+    "sweep_figure",
+    "report",
+    "tuning_choice",
+}
+"""Stages whose outputs belong to the run; their logs and benchmarks go under RUN_DIR too."""
 NIFTI = "results/nifti/{kind}/{name}.nii.gz"
 """A volume (kind data) or reconstruction (kind recon) as NIfTI: results/<kind>/<name>.h5."""
-LOGS = "results/logs"
-BENCHMARKS = "results/benchmarks"
 CAPTIONS = str(REPOSITORY / "dblend" / "report" / "captions")
 """Caption templates of `snakemake --report`; the package's HTML report renders the same files."""
 
 
+def _job_file(kind, suffix, stage, wildcards):
+    root = RUN_DIR if stage in RUN_STAGES else "results"
+    name = f"{stage}/{wildcards}" if wildcards else stage
+    return f"{root}/{kind}/{name}.{suffix}"
+
+
 def logs(stage, wildcards=""):
-    """The log of one job of ``stage``: results/logs/<stage>/<wildcards>.log."""
-    return f"{LOGS}/{stage}/{wildcards}.log" if wildcards else f"{LOGS}/{stage}.log"
+    """The log of one job of ``stage``: [results/<run>/ for the run's own stages, else
+    results/] logs/<stage>/<wildcards>.log."""
+    return _job_file("logs", "log", stage, wildcards)
 
 
 def benchmarks(stage, wildcards=""):
-    """Time and memory of one job of ``stage``: results/benchmarks/<stage>/<wildcards>.tsv."""
-    return (
-        f"{BENCHMARKS}/{stage}/{wildcards}.tsv"
-        if wildcards
-        else f"{BENCHMARKS}/{stage}.tsv"
-    )
+    """Time and memory of one job of ``stage``, beside its log: .../benchmarks/<stage>/..tsv."""
+    return _job_file("benchmarks", "tsv", stage, wildcards)
 
 
 def as_json(section):
