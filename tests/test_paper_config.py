@@ -22,6 +22,7 @@ from dblend.config import deep_merge, method_for_task, validate
 from dblend.experiments import experiment_methods
 from dblend.physics.geometry import parallel_geometry
 from dblend.physics.parallel import ParallelBeamOperator
+from dblend.provenance import reconstruction_key
 from dblend.recon.units import normalised_weights
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,14 +78,19 @@ def test_dry_run_plans_downloads_preprocessing_and_everything_downstream(
     assert jobs["download"] == len(pins["patients"])
     assert jobs["preprocess"] == len(pins["patients"]) + sum(len(ids) for ids in aapm.values())
     assert jobs["train_prior"] == 2 * 2, "patch and slice prior per data set"
-    reconstructions = {
+    rows = {
         (dataset, task, method)
         for name in paper_config["run"]
         for dataset in paper_config["experiments"][name]["datasets"]
         for task in paper_config["experiments"][name]["tasks"]
         for method in experiment_methods(paper_config, name)
     }
-    assert jobs["reconstruct"] == len(reconstructions), "one test volume per data set"
+    # Ablation arms with the main row's settings (jump_every 2, adjacent_shift on, the default
+    # step counts) are the main row's reconstruction: one job, one seed, one number.
+    distinct = {(d, t, reconstruction_key(paper_config, d, t, m)) for d, t, m in rows}
+    assert len(distinct) < len(rows)
+    assert jobs["reconstruct"] == len(distinct), "one test volume per data set"
+    assert jobs["evaluate"] == len(rows), "every row is scored under its own name"
     assert jobs["experiment_tables"] == len(paper_config["run"])
     assert jobs["report"] == 1
     assert not (tmp_path / "results").exists(), "a dry run writes nothing"
@@ -97,10 +103,10 @@ def test_named_target_plans_only_its_own_part(paper_config, offline_env, tmp_pat
     planned = {
         tuple(output.split("/")[2:5])
         for rule, output in jobs
-        if rule == "reconstruct"  # results/recon/<dataset>/<task>/<method>/<volume>.h5
+        if rule == "reconstruct"  # results/recon/<dataset>/<task>/<key>/<volume>.h5
     }
     expected = {
-        (dataset, task, method)
+        (dataset, task, reconstruction_key(paper_config, dataset, task, method))
         for dataset in experiment["datasets"]
         for task in experiment["tasks"]
         for method in experiment_methods(paper_config, target)

@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -112,9 +113,11 @@ def test_whole_chain_writes_tables_figures_and_report(tiny_run):
         assert (
             f"prior <code>{prior}</code> on data set\n<code>tiny</code> over its\n6 steps" in report
         )
-    for rule in ("train_prior", "reconstruct", "simulate", "phantom", "evaluate"):
+    for rule in ("train_prior", "reconstruct", "simulate", "phantom"):
         assert any((results / "benchmarks" / rule).rglob("*.tsv")), rule
         assert any((results / "logs" / rule).rglob("*.log")), rule
+    assert any((run / "logs" / "evaluate").rglob("*.log")), "the run's own stages log in it"
+    assert any((run / "benchmarks" / "evaluate").rglob("*.tsv"))
 
 
 SWEEP_TABLE = ("Tables", "tiny_sweep", "Tiny steps sweep")
@@ -196,6 +199,38 @@ def test_snakemake_report_holds_every_table_and_figure_captioned(tiny_run):
 def test_finished_run_has_nothing_left_to_do(tiny_run):
     result = snakemake(tiny_run, "--configfile", str(TINY), "-n")
     assert result.returncode == 0
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def planned_jobs(result: subprocess.CompletedProcess) -> Counter:
+    """Job counts per rule from the 'Job stats' table of a (dry) run."""
+    table = (result.stdout + result.stderr).split("Job stats:", 1)[1].split("total", 1)[0]
+    return Counter({rule: int(n) for rule, n in re.findall(r"^(\w+)\s+(\d+)$", table, re.M)})
+
+
+def test_a_swept_value_equal_to_the_main_row_is_its_reconstruction(tmp_path):
+    result = snakemake(tmp_path, "--configfile", str(TINY), "-n")
+    assert result.returncode == 0, result.stderr[-4000:]
+    jobs = planned_jobs(result)
+    # fbp, dds, diffusionblend_pp (3 steps) and its sweep over 2 and 3 steps: five rows scored,
+    # four reconstructions, since the 3-step arm has the main row's settings.
+    assert jobs["evaluate"] == 5 and jobs["reconstruct"] == 4
+
+
+@pytest.mark.slow
+def test_a_second_run_keeps_the_first_and_reuses_its_work(tiny_run):
+    again = tiny_run / "again.yaml"
+    again.write_text("name: tiny_again\nrun: [tiny]\n")
+    first = {p: p.stat().st_mtime_ns for p in (tiny_run / "results" / "tiny").rglob("*.*")}
+    plan = planned_jobs(snakemake(tiny_run, "--configfile", str(TINY), str(again), "-n"))
+    assert not {"phantom", "simulate", "train_prior", "reconstruct"} & set(plan), plan
+    result = snakemake(tiny_run, "--configfile", str(TINY), str(again))
+    assert result.returncode == 0, result.stderr[-4000:]
+    second = tiny_run / "results" / "tiny_again"
+    assert (second / "report" / "report.html").is_file()
+    assert "| DiffusionBlend++ |" in (second / "tables" / "summary.md").read_text()
+    assert {p: p.stat().st_mtime_ns for p in first} == first, "the first run is untouched"
+    result = snakemake(tiny_run, "--configfile", str(TINY), "-n")
     assert "Nothing to be done" in result.stdout + result.stderr
 
 

@@ -9,6 +9,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
 
 from dblend import config as dblend_config
+from dblend import provenance
 from dblend.datasets import pins, preprocess_settings, resolve, volume_names
 from dblend.experiments import (
     TABLE_TITLES,
@@ -64,6 +65,7 @@ wildcard_constraints:
     volume=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
     collection=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
     series=r"[0-9]+(\.[0-9]+)+",
+    key=r"[a-z0-9_]+-[0-9a-f]{12}",
 
 
 REPOSITORY = Path(workflow.current_basedir).parents[1]
@@ -79,7 +81,9 @@ PRIOR = "results/priors/{dataset}/{prior}.pt"
 PRIOR_LOSS = "results/priors/{dataset}/{prior}.loss.csv"
 PRIOR_LOSS_FIGURE = "results/priors/{dataset}/{prior}.loss.png"
 PRIOR_EXPORT = "results/priors/{dataset}/{prior}-diffusers"
-RECON = "results/recon/{dataset}/{task}/{method}/{volume}.h5"
+RECON = "results/recon/{dataset}/{task}/{key}/{volume}.h5"
+"""{key}: the method kind and the digest of the settings that define the reconstruction
+(dblend.provenance), so equal settings under any method name or in any run are one file."""
 RUN_DIR = f"results/{RUN}"
 """What this run alone writes: its metrics, experiments, tables and report. Everything above it
 (volumes, sinograms, priors, reconstructions) is shared by the runs that need the same work."""
@@ -269,6 +273,32 @@ def slice_size(dataset):
     )
 
 
+@functools.cache
+def recon_methods(dataset, task):
+    """{reconstruction key: the first method (in config order) with those settings}."""
+    methods = {}
+    for method in config["methods"]:
+        key = provenance.reconstruction_key(config, dataset, task, method)
+        methods.setdefault(key, method)
+    return methods
+
+
+@functools.cache
+def recon_key(dataset, task, method):
+    return provenance.reconstruction_key(config, dataset, task, method)
+
+
+def recon_path(dataset, task, method, volume):
+    """The reconstruction a method's row uses: shared by every method with equal settings."""
+    key = recon_key(dataset, task, method)
+    return RECON.format(dataset=dataset, task=task, key=key, volume=volume)
+
+
+def recon_method(wildcards):
+    """The method a reconstruction job runs as (named in its file and log)."""
+    return recon_methods(wildcards.dataset, wildcards.task)[wildcards.key]
+
+
 def experiment_combinations(experiment):
     """(dataset, task, method, volume) of every reconstruction an experiment needs."""
     entry = config["experiments"][experiment]
@@ -326,7 +356,7 @@ def reported_priors():
 def reported_recons():
     """The reconstructions behind the reported experiments, each once."""
     paths = [
-        RECON.format(dataset=d, task=t, method=m, volume=v)
+        recon_path(d, t, m, v)
         for experiment in config["run"]
         for d, t, m, v in experiment_combinations(experiment)
     ]
@@ -412,11 +442,8 @@ def experiment_outputs(experiment):
 def figure_recons(wildcards):
     """Reconstruction path -> method label, for each method of the figure's experiment."""
     return {
-        RECON.format(
-            dataset=wildcards.dataset,
-            task=wildcards.task,
-            method=method,
-            volume=wildcards.volume,
+        recon_path(
+            wildcards.dataset, wildcards.task, method, wildcards.volume
         ): method_label(config, method)
         for method in experiment_methods(config, wildcards.experiment)
     }
@@ -430,7 +457,7 @@ def sweep_json(wildcards):
 
 def reconstruct_inputs(wildcards):
     inputs = {"sinogram": SINOGRAM.format(**wildcards)}
-    prior = method_prior(wildcards.method)
+    prior = method_prior(recon_method(wildcards))
     if prior:
         inputs["prior"] = PRIOR.format(dataset=wildcards.dataset, prior=prior)
     return inputs
@@ -438,7 +465,7 @@ def reconstruct_inputs(wildcards):
 
 def prior_arguments(wildcards, input):
     """The CLI words naming the prior checkpoint and its expected config, if the method has one."""
-    prior = method_prior(wildcards.method)
+    prior = method_prior(recon_method(wildcards))
     if not prior:
         return ""
     entry = config["priors"][prior]

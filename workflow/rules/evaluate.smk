@@ -12,7 +12,7 @@ localrules:
 rule evaluate:
     input:
         truth=VOLUME,
-        recon=RECON,
+        recon=lambda w: recon_path(w.dataset, w.task, w.method, w.volume),
     output:
         METRICS,
     log:
