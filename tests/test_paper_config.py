@@ -41,10 +41,16 @@ def offline_env(tmp_path_factory) -> dict[str, str]:
     return offline.offline_env(tmp_path_factory.mktemp("offline"))
 
 
+def aapm_copy(workdir: Path) -> None:
+    """The folder datasets.aapm.local_dir names (a plan needs it to exist, not its files)."""
+    (workdir / "data" / "aapm").mkdir(parents=True, exist_ok=True)
+
+
 def planned(
     workdir: Path, env: dict[str, str], *args: str, configs: tuple[Path, ...] = (PAPER,)
 ) -> str:
     """The log of a dry run of the paper config (overlaid by ``configs``), shell lines included."""
+    aapm_copy(workdir)
     command = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-p"]
     command += [*args, "-d", str(workdir), "-n", "--configfile", *map(str, configs)]
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
@@ -120,6 +126,7 @@ def test_named_target_plans_only_its_own_part(paper_config, offline_env, tmp_pat
 
 
 def test_slurm_profile_plans_the_paper_with_gpus_for_training_and_sampling(offline_env, tmp_path):
+    aapm_copy(tmp_path)
     command = [sys.executable, "-m", "snakemake", "-n", "--profile", "slurm", "-d", str(tmp_path)]
     command += ["--configfile", str(PAPER)]
     result = subprocess.run(

@@ -11,6 +11,7 @@ from snakemake.logging import logger
 from dblend import config as dblend_config
 from dblend import provenance
 from dblend.datasets import pins, preprocess_settings, resolve, volume_names
+from dblend.errors import ConfigError
 from dblend.experiments import (
     TABLE_TITLES,
     experiment_methods,
@@ -183,10 +184,30 @@ def series_marker(wildcards):
 
 
 def preprocess_inputs(wildcards):
-    """A pinned series' download marker; a local copy is searched by the job itself."""
-    if config["datasets"][wildcards.dataset]["source"] == "tcia":
+    """A pinned series' download marker, or the user's local copy (and its manifest): a missing
+    or changed copy is seen when the jobs are planned."""
+    dataset = config["datasets"][wildcards.dataset]
+    if dataset["source"] == "tcia":
         return [series_marker(wildcards)]
-    return []
+    return local_copy(wildcards.dataset)
+
+
+def local_copy(name):
+    """The local_dir (and manifest) of a local_dicom data set; absent ones stop the plan."""
+    dataset = config["datasets"][name]
+    paths = {"local_dir": dataset["local_dir"], "manifest": dataset["manifest"]}
+    found = []
+    for key, value in paths.items():
+        if value is None:
+            continue
+        path = resolve(value, Path.cwd())
+        if not (path.is_dir() if key == "local_dir" else path.is_file()):
+            raise ConfigError(
+                f"config key datasets.{name}.{key}: {path} not found; put your DICOM copy "
+                "there or point the key at it (docs/own_data.md, docs/data.md)"
+            )
+        found.append(str(path))
+    return found
 
 
 def preprocess_json(wildcards):
