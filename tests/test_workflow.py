@@ -13,9 +13,23 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
+
+from dblend.config import deep_merge, validate
+from dblend.io import read_array
+from dblend.models.checkpoint import checkpoint_metadata
+from dblend.provenance import (
+    digest,
+    file_sha256,
+    pipeline_commit,
+    prior_identity,
+    reconstruction_key,
+    reconstruction_settings,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "config" / "test" / "tiny.yaml"
+BASE = ROOT / "config" / "config.yaml"
 
 
 def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
@@ -32,7 +46,7 @@ def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
         "2",
         *args,
     ]
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=1800)
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +143,7 @@ SNAKEMAKE_REPORT = {
         "PSNR (dB) and SSIM of each method of experiment Tiny chain (CI), per data set",
     ),
     "results/tiny/experiments/tiny/tv.html": ("Tables", "tiny", "Total variation per voxel"),
-    "results/tiny/experiments/tiny/runtime.html": ("Tables", "tiny", "network evaluations (NFE)"),
+    "results/tiny/experiments/tiny/runtime.html": ("Tables", "tiny", "the paper's NFE counts"),
     "results/tiny/experiments/tiny_sweep/summary.html": SWEEP_TABLE,
     "results/tiny/experiments/tiny_sweep/tv.html": SWEEP_TABLE,
     "results/tiny/experiments/tiny_sweep/runtime.html": SWEEP_TABLE,
@@ -175,6 +189,46 @@ def report_variable(page: str, name: str):
 
 def text_of(html: str) -> str:
     return " ".join(re.sub(r"<[^>]+>", "", html).split())
+
+
+@pytest.mark.slow
+def test_every_reconstruction_prior_and_table_records_what_made_it(tiny_run):
+    base, tiny = (yaml.safe_load(path.read_text()) for path in (BASE, TINY))
+    config = validate(deep_merge(base, tiny))
+    results = tiny_run / "results"
+    commit = pipeline_commit(ROOT)
+    key = reconstruction_key(config, "tiny", "sv8", "diffusionblend_pp")
+    _, attrs = read_array(results / "recon" / "tiny" / "sv8" / key / "phantom003.h5")
+    made = attrs["provenance"]
+    settings = reconstruction_settings(config, "tiny", "sv8", "diffusionblend_pp")
+    assert made["config_hash"] == digest(settings) and made["seed"] == attrs["seed"]
+    assert (made["commit"], made["dirty"]) == (commit["commit"], commit["dirty"])
+    prior = results / "priors" / "tiny" / "patch.pt"
+    assert made["prior_sha256"] == file_sha256(prior)
+    trained = ["results/data/tiny/phantom000.h5", "results/data/tiny/phantom001.h5"]
+    assert made["prior_training_volumes"] == trained
+    checkpoint = checkpoint_metadata(prior)["provenance"]
+    assert checkpoint["training_volumes"] == trained
+    assert checkpoint["validation_volumes"] == ["results/data/tiny/phantom002.h5"]
+    assert checkpoint["config_hash"] == digest(prior_identity(config, "tiny", "patch"))
+    described = subprocess.run(
+        ["dblend", "describe", str(prior)], capture_output=True, text=True, check=True
+    )
+    assert json.loads(described.stdout)["provenance"] == checkpoint, "no weights printed"
+    record = json.loads((results / "tiny" / "experiments" / "tiny" / "provenance.json").read_text())
+    assert (record["run"], record["test_volumes"]) == ("tiny", {"tiny / sv8": 1})
+    rows = {r["method"]: r for r in record["reconstructions"]}
+    assert rows["diffusionblend_pp"]["config_hash"] == made["config_hash"]
+    table = pd.read_csv(results / "tiny" / "tables" / "metrics.csv")
+    assert set(table["config_hash"].dropna()) >= {made["config_hash"]}
+    report = (results / "tiny" / "report" / "report.html").read_text()
+    run = report.split("<h2>Run</h2>", 1)[1].split("<h2>", 1)[0]
+    assert "<td>tiny</td>" in run and f"<td>{commit['commit']}" in run
+    assert "<td>tiny / sv8</td><td>1</td>" in run
+    runtime = pd.read_csv(results / "tiny" / "experiments" / "tiny" / "runtime.csv")
+    blend = runtime.set_index("method").loc["diffusionblend_pp"]
+    assert (blend["steps"], blend["nfe"]) == (3, 3)
+    assert blend["input_slices"] == 3 * blend["network_inputs"] and blend["peak_rss_mb"] > 0
 
 
 @pytest.mark.slow

@@ -1,5 +1,6 @@
 # Config validation, every path of the pipeline, and the functions the rules share.
 import functools
+import os
 import json
 import os
 import shlex
@@ -73,6 +74,8 @@ REPOSITORY = Path(workflow.current_basedir).parents[1]
 """This workflow's repository (workflow.basedir is the outer workflow's when used as a module)."""
 os.environ.update(DBLEND_ROOT=str(REPOSITORY))
 """Where envs/dblend.yaml installs dblend from, when Snakemake builds the rules' environment."""
+os.environ.setdefault(provenance.PIPELINE_DIR, str(REPOSITORY))
+"""Jobs record the commit of this checkout (dblend.provenance.pipeline_commit)."""
 CONDA_ENV = str(REPOSITORY / "envs" / "dblend.yaml")
 DOWNLOADS = config["download_dir"]
 SERIES_MARKER = f"{DOWNLOADS}/{{collection}}/{{series}}/DOWNLOAD_COMPLETE.json"
@@ -90,7 +93,7 @@ RUN_DIR = f"results/{RUN}"
 (volumes, sinograms, priors, reconstructions) is shared by the runs that need the same work."""
 METRICS = f"{RUN_DIR}/metrics/{{dataset}}/{{task}}/{{method}}/{{volume}}.csv"
 EXPERIMENT = f"{RUN_DIR}/experiments/{{experiment}}"
-EXPERIMENT_TABLES = [f"{EXPERIMENT}/metrics.csv"] + [
+EXPERIMENT_TABLES = [f"{EXPERIMENT}/metrics.csv", f"{EXPERIMENT}/provenance.json"] + [
     f"{EXPERIMENT}/{name}.{suffix}"
     for name in TABLE_TITLES
     for suffix in ("csv", "md", "tex", "html")
@@ -425,6 +428,17 @@ def experiment_table_outputs():
     ]
 
 
+def experiment_section(experiment):
+    """The settings an experiment's tables come from: its entry and its methods' settings."""
+    methods = experiment_methods(config, experiment)
+    return as_json(
+        {
+            "experiment": config["experiments"][experiment],
+            "methods": {method: config["methods"][method] for method in methods},
+        }
+    )
+
+
 def experiment_labels(experiment):
     methods = experiment_methods(config, experiment)
     return as_json({method: method_label(config, method) for method in methods})
@@ -497,11 +511,11 @@ def prior_arguments(wildcards, input):
 
 def export_reference(wildcards):
     """The volume whose voxel grid and HU window an exported file takes: itself, or for a
-    reconstruction <dataset>/<task>/<method>/<volume> the test volume it reconstructs.
+    reconstruction <dataset>/<task>/<key>/<volume> the test volume it reconstructs.
     """
     if wildcards.kind == "data":
         return f"results/data/{wildcards.name}.h5"
-    dataset, _task, _method, volume = wildcards.name.split("/")
+    dataset, _task, _key, volume = wildcards.name.split("/")
     return VOLUME.format(dataset=dataset, volume=volume)
 
 
@@ -509,5 +523,7 @@ def nifti_exports():
     """NIfTI of every test volume and reconstruction of the reported experiments."""
     combinations = {c for e in config["run"] for c in experiment_combinations(e)}
     names = {("data", f"{d}/{v}") for d, _task, _method, v in combinations}
-    names |= {("recon", "/".join(combination)) for combination in combinations}
+    names |= {
+        ("recon", f"{d}/{t}/{recon_key(d, t, m)}/{v}") for d, t, m, v in combinations
+    }
     return sorted(NIFTI.format(kind=kind, name=name) for kind, name in names)

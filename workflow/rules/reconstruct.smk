@@ -19,8 +19,14 @@ rule reconstruct:
         method=lambda w: as_json(method_settings(w.task, recon_method(w))),
         prior=prior_arguments,
         seed=lambda w: seed_of("reconstruct", w.key, w.volume),
+        section=lambda w: as_json(
+            provenance.reconstruction_settings(
+                config, w.dataset, w.task, recon_method(w)
+            )
+        ),
         device=config["device"],
     shell:
         "dblend --threads {threads} reconstruct --method-name {params.name}"
         " --method {params.method:q} --sinogram {input.sinogram} {params.prior}"
-        " --device {params.device} --seed {params.seed} --out {output} > {log} 2>&1"
+        " --device {params.device} --seed {params.seed} --out {output}"
+        " --config-section {params.section:q} > {log} 2>&1"
