@@ -91,7 +91,10 @@ def cluster(tmp_path_factory):
     if reason:
         if os.environ.get("DBLEND_REQUIRE_SLURM") == "1":
             pytest.fail(f"DBLEND_REQUIRE_SLURM=1, but no SLURM cluster can start: {reason}")
-        pytest.skip(f"no SLURM cluster here: {reason}; `make test` run as root installs one")
+        pytest.skip(
+            f"no SLURM cluster here: {reason}; `make test DEBIAN_PACKAGES=1`, run as root on "
+            "Debian or Ubuntu, installs one"
+        )
     with slurm_cluster.slurm_cluster(tmp_path_factory.mktemp("slurm")) as cluster:
         yield cluster
 

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from tiny_workflow import ROOT, TINY, snakemake
 
 from dblend.config import deep_merge, validate
 from dblend.io import read_array
@@ -27,34 +25,7 @@ from dblend.provenance import (
     reconstruction_settings,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
-TINY = ROOT / "config" / "test" / "tiny.yaml"
 BASE = ROOT / "config" / "config.yaml"
-
-
-def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    command = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(ROOT / "Snakefile"),
-        "-d",
-        str(workdir),
-        "--cores",
-        "2",
-        *args,
-    ]
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=1800)
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory) -> Path:
-    workdir = tmp_path_factory.mktemp("tiny")
-    result = snakemake(workdir, "--configfile", str(TINY))
-    assert result.returncode == 0, result.stderr[-4000:]
-    return workdir
 
 
 @pytest.mark.slow
