@@ -39,8 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config-section",
         type=json_section,
-        required=True,
-        help="the settings that define this job (JSON), recorded as its config hash",
+        help="the settings that define this job (JSON), recorded as its config hash "
+        "(the workflow passes them; default: the method, prior and network given)",
     )
 
 
@@ -55,7 +55,7 @@ def reconstruct(
     device: str,
     seed: int,
     out: Path,
-    config_section: dict[str, Any],
+    config_section: dict[str, Any] | None = None,
 ) -> None:
     """Reconstruct one volume with one method and record time, work, memory and what made it
     (commit, config hash, seed, the prior's sha256 and training volumes)."""
@@ -83,6 +83,7 @@ def reconstruct(
         where,
     )
     seconds = clock(where) - started
+    section = config_section or {"method": method, "prior": prior, "network": network}
     attrs = {
         "method": method_name,
         "settings": method,
@@ -95,7 +96,7 @@ def reconstruct(
         "device": str(where),
         "precision": resolve_precision(method.get("precision", "fp32"), where),
         **peak_memory_mb(where),
-        "provenance": provenance(config_section, seed, **prior_record(prior_checkpoint)),
+        "provenance": provenance(section, seed, **prior_record(prior_checkpoint)),
     }
     write_array(out, volume.cpu().numpy(), attrs)
     log.info("%s: %s in %.1f s, %d NFE", out, method_name, seconds, stats.nfe)

@@ -38,8 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config-section",
         type=json_section,
-        required=True,
-        help="the settings that define this job (JSON), recorded as its config hash",
+        help="the settings that define this job (JSON), recorded as its config hash "
+        "(the workflow passes them; default: the prior and network given)",
     )
 
 
@@ -53,7 +53,7 @@ def train_prior(
     seed: int,
     out: Path,
     loss_csv: Path,
-    config_section: dict[str, Any],
+    config_section: dict[str, Any] | None = None,
 ) -> None:
     """Train a prior on the given volumes; write its checkpoint (with what made it: commit,
     config hash, seed, training volumes) and loss curve."""
@@ -70,7 +70,10 @@ def train_prior(
     source = WeightSource.from_config(init, "priors.init") if init.get("path") else None
     data = {"train": [str(p) for p in volumes], "validation": [str(p) for p in validation_volumes]}
     made_from = provenance(
-        config_section, seed, training_volumes=data["train"], validation_volumes=data["validation"]
+        config_section or {"prior": prior, "network": network},
+        seed,
+        training_volumes=data["train"],
+        validation_volumes=data["validation"],
     )
     result = training_loop.train_prior(
         spec,
