@@ -4,8 +4,9 @@ Commands are read from the fenced shell blocks of README.md, config/README.md an
 each is checked the way its kind allows without running the pipeline: `snakemake` as a dry run
 (`-n` added) in a copy of the repository holding small DICOM copies where configs expect local
 data, and no network; `dblend` subcommands, benchmark scripts and their options against their
-`--help`; make targets with `make -n`. Setup commands (venv, pip) are listed and not run; any
-other command fails the test, so a new kind of command needs a check here first.
+`--help`; make targets with `make -n`; `echo TEXT > FILE` writes its file in the copy (the
+commands after it use it). Setup commands (venv, pip) are listed and not run; any other command
+fails the test, so a new kind of command needs a check here first.
 
 A YAML block whose first line is a comment naming a file (`# config/my_ct.yaml`) is written to
 that path in the copy before the commands run, so a doc's overlay is what its commands use.
@@ -82,7 +83,7 @@ def env(tmp_path_factory) -> dict[str, str]:
 
 def test_the_docs_hold_every_kind_of_command():
     kinds = {kind_of(command) for command in COMMANDS}
-    assert kinds == {"snakemake", "dblend", "make", "benchmark", "setup"}, kinds
+    assert kinds == {"snakemake", "dblend", "make", "benchmark", "setup", "write"}, kinds
 
 
 def kind_of(command: Command) -> str:
@@ -92,6 +93,8 @@ def kind_of(command: Command) -> str:
         return "setup"
     if words[0] == "snakemake":
         return "snakemake"
+    if words[0] == "echo" and len(words) == 4 and words[2] == ">":
+        return "write"
     if words[0] == "dblend":
         return "dblend"
     if words[0] == "make":
@@ -153,7 +156,9 @@ def test_documented_command_works(command, work_copy, env):
     assert kind != "unknown", f"{command.doc}: `{command}`: no check knows this command"
     if kind == "setup":
         return
-    if kind == "snakemake":
+    if kind == "write":  # echo TEXT > FILE: a small overlay the next commands use
+        (work_copy / command.words[3]).write_text(command.words[1] + "\n")
+    elif kind == "snakemake":
         check_snakemake(command, work_copy, env)
     elif kind == "dblend":
         subcommand = next(w for w in command.words[1:] if not w.startswith("-"))
