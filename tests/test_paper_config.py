@@ -17,6 +17,7 @@ from pathlib import Path
 import offline
 import pytest
 import yaml
+from dicom_factory import write_series
 
 from dblend.config import deep_merge, method_for_task, validate
 from dblend.experiments import experiment_methods
@@ -42,8 +43,13 @@ def offline_env(tmp_path_factory) -> dict[str, str]:
 
 
 def aapm_copy(workdir: Path) -> None:
-    """The folder datasets.aapm.local_dir names (a plan needs it to exist, not its files)."""
-    (workdir / "data" / "aapm").mkdir(parents=True, exist_ok=True)
+    """A small copy where datasets.aapm.local_dir points: two slices of each split patient (a
+    plan needs the folder, and checks the split against the patients it holds)."""
+    patients = yaml.safe_load(PAPER.read_text())["datasets"]["aapm"]["patients"]
+    for patient in (p for side in patients.values() for p in side):
+        folder = workdir / "data" / "aapm" / patient / "full_1mm"
+        if not folder.exists():
+            write_series(folder, 2, patient_id=patient)
 
 
 def planned(
