@@ -28,13 +28,20 @@ def blocks(text: str) -> list[tuple[str, str]]:
 
 
 def commands_of(path: Path, root: Path) -> list[Command]:
-    """The commands of a doc's shell blocks, continuation lines joined and comments dropped."""
+    """The commands of a doc's shell blocks: continuation lines joined, a quoted word may span
+    lines, comments dropped."""
     found = []
     for language, body in blocks(path.read_text()):
         if language not in SHELL:
             continue
+        pending = ""
         for line in body.replace("\\\n", " ").splitlines():
-            words = shlex.split(line, comments=True)
+            pending += line + "\n"
+            try:
+                words = shlex.split(pending, comments=True)
+            except ValueError:  # a quoted word runs on to the next line
+                continue
+            pending = ""
             if words:
                 found.append(Command(str(path.relative_to(root)), tuple(words)))
     return found

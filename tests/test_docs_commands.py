@@ -4,9 +4,10 @@ Commands are read from the fenced shell blocks of README.md, config/README.md an
 each is checked the way its kind allows without running the pipeline: `snakemake` as a dry run
 (`-n` added) in a copy of the repository holding small DICOM copies where configs expect local
 data, and no network; `dblend` subcommands, benchmark scripts and their options against their
-`--help`; make targets with `make -n`; `echo TEXT > FILE` writes its file in the copy (the
-commands after it use it). Setup commands (venv, pip) are listed and not run; any other command
-fails the test, so a new kind of command needs a check here first.
+`--help`; make targets with `make -n`; benchmark shell scripts with `bash -n`; `echo TEXT > FILE`
+and `mkdir -p` act in the copy (the commands after them use it). Setup and download steps (venv,
+pip, wget, conda) are listed and not run; any other command fails the test, so a new kind of
+command needs a check here first.
 
 A YAML block whose first line is a comment naming a file (`# config/my_ct.yaml`) is written to
 that path in the copy before the commands run, so a doc's overlay is what its commands use.
@@ -27,8 +28,9 @@ from doc_blocks import Command, commands_of, files_of
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", ROOT / "config" / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-SETUP = ("python -m venv", "source ", "pip install")
-"""Install steps a user types once; they change the machine, so they are not run here."""
+SETUP = ("python -m venv", "python3 -m venv", "source ", "pip install", "wget ", "conda ")
+"""Install and download steps a user types once (they change the machine or need the network),
+and the maintainers' environment export; listed, not run here."""
 COPIED = ("config",)
 """Folders copied into the work copy (tests write into them); everything else is linked."""
 
@@ -83,7 +85,7 @@ def env(tmp_path_factory) -> dict[str, str]:
 
 def test_the_docs_hold_every_kind_of_command():
     kinds = {kind_of(command) for command in COMMANDS}
-    assert kinds == {"snakemake", "dblend", "make", "benchmark", "setup", "write"}, kinds
+    assert kinds == {"snakemake", "dblend", "make", "benchmark", "script", "setup", "write"}, kinds
 
 
 def kind_of(command: Command) -> str:
@@ -93,8 +95,11 @@ def kind_of(command: Command) -> str:
         return "setup"
     if words[0] == "snakemake":
         return "snakemake"
-    if words[0] == "echo" and len(words) == 4 and words[2] == ">":
+    if (words[0] == "echo" and len(words) == 4 and words[2] == ">") or words[:2] == ("mkdir", "-p"):
         return "write"
+    script = [w for w in words if w.endswith(".sh")]
+    if "bash" in words and script and script[0].startswith("benchmarks/"):
+        return "script"
     if words[0] == "dblend":
         return "dblend"
     if words[0] == "make":
@@ -156,8 +161,16 @@ def test_documented_command_works(command, work_copy, env):
     assert kind != "unknown", f"{command.doc}: `{command}`: no check knows this command"
     if kind == "setup":
         return
-    if kind == "write":  # echo TEXT > FILE: a small overlay the next commands use
-        (work_copy / command.words[3]).write_text(command.words[1] + "\n")
+    if kind == "write":  # echo TEXT > FILE (an overlay the next commands use), or mkdir -p
+        if command.words[0] == "mkdir":
+            for folder in command.words[2:]:
+                (work_copy / folder).mkdir(parents=True, exist_ok=True)
+        else:
+            (work_copy / command.words[3]).write_text(command.words[1] + "\n")
+    elif kind == "script":  # a shell script of the benchmarks: it must at least parse
+        script = next(w for w in command.words if w.endswith(".sh"))
+        result = run(["bash", "-n", script], work_copy, env)
+        assert result.returncode == 0, f"{command.doc}: `{command}`: {result.stderr}"
     elif kind == "snakemake":
         check_snakemake(command, work_copy, env)
     elif kind == "dblend":
