@@ -16,7 +16,7 @@ TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 TORCH_VERSION ?= 2.13.0
 LOCK_PYTHON ?= 3.11
 
-.PHONY: demo test lint install lock slurm-packages clean
+.PHONY: demo test lint install lock debian-packages clean
 
 $(BIN)/.installed: $(LOCK) pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,7 +37,7 @@ lock: install
 
 demo: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" snakemake --cores $(CORES)
-	@echo "Tables: results/tables/summary.md  Report: results/report/report.html"
+	@echo "Tables: results/demo/tables/summary.md  Report: results/demo/report/report.html"
 
 lint: install
 	$(BIN)/ruff check .
@@ -45,23 +45,28 @@ lint: install
 	$(BIN)/snakefmt --check Snakefile workflow/
 	PATH="$(CURDIR)/$(BIN):$$PATH" snakemake --lint
 
-# tests/test_slurm.py runs the pipeline on a real one-node SLURM cluster. Where the tests run as
-# root with apt-get (CI), Debian's packages are installed when missing and the test must run:
-# DBLEND_REQUIRE_SLURM=1 turns its skip into a failure. Elsewhere it skips without them.
-SLURM_PACKAGES := slurmctld slurmd slurm-client munge
-CAN_APT := [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null
+# Two tests need Debian packages: tests/test_slurm.py (a real one-node SLURM cluster) and
+# tests/test_report_browser.py (the HTML report in headless chromium). `make test` installs the
+# missing ones only where that is expected: in CI (CI=true) or when asked with
+# `make test DEBIAN_PACKAGES=1`, as root with apt-get; those tests must then run
+# (DBLEND_REQUIRE_SLURM / DBLEND_REQUIRE_BROWSER turn their skips into failures). Elsewhere
+# nothing is installed and each skips with a line saying how to enable it.
+DEBIAN_PACKAGES ?= $(if $(filter true,$(CI)),1,0)
+PACKAGES := slurmctld slurmd slurm-client munge chromium
+PROGRAMS := slurmctld slurmd sinfo munged chromium
+CAN_APT := [ "$(DEBIAN_PACKAGES)" = 1 ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null
 
-slurm-packages:
-	@if $(CAN_APT) && ! (for c in slurmctld slurmd sinfo munged; do \
+debian-packages:
+	@if $(CAN_APT) && ! (for c in $(PROGRAMS); do \
 		command -v $$c >/dev/null || exit 1; done); then \
-		echo "Installing $(SLURM_PACKAGES) for tests/test_slurm.py"; \
+		echo "Installing $(PACKAGES) for tests/test_slurm.py and tests/test_report_browser.py"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-			--no-install-recommends $(SLURM_PACKAGES) >/dev/null; \
+			--no-install-recommends $(PACKAGES) >/dev/null; \
 	fi
 
-test: lint slurm-packages
+test: lint debian-packages
 	PATH="$(CURDIR)/$(BIN):$$PATH" DBLEND_REQUIRE_SLURM=$$($(CAN_APT) && echo 1) \
-		$(BIN)/python -m pytest
+		DBLEND_REQUIRE_BROWSER=$$($(CAN_APT) && echo 1) $(BIN)/python -m pytest
 
 clean:
 	rm -rf results/* .snakemake

@@ -167,7 +167,7 @@ def time_method(
         "total": total / steps,
         **per_step,
         "rest": total / steps - sum(per_step.values()),
-        "inputs": stats.patch_evaluations / steps,
+        "inputs": stats.network_inputs / steps,
     }
 
 

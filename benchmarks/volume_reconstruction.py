@@ -131,7 +131,7 @@ def run_method(
     return volume.cpu().numpy(), {
         "seconds": seconds,
         "nfe": stats.nfe,
-        "inputs": stats.patch_evaluations,
+        "inputs": stats.network_inputs,
         "peak_gpu_mib": peak_gpu_mib(device),
     }
 

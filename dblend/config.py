@@ -14,8 +14,10 @@ from __future__ import annotations
 import copy
 import hashlib
 import os
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -29,6 +31,10 @@ from dblend.recon.kinds import KINDS, kind_of
 SCHEMA_PATH = resources.files("dblend") / "schemas" / "config.schema.yaml"
 CUDA_TASK_KINDS = ("cone_beam",)
 """Task kinds whose projectors run on CUDA only (ASTRA's 3D GPU code)."""
+NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*(_[A-Za-z0-9]+)*")
+"""What the schema allows as the name of an entry or a run."""
+SHARED_FOLDERS = ("data", "sinograms", "priors", "recon", "nifti", "logs", "benchmarks")
+"""Folders of results/ that every run shares; a run (results/<name>/) cannot take these names."""
 
 
 def _method_schema(shared: Mapping[str, Any], description: str) -> dict[str, Any]:
@@ -288,6 +294,36 @@ def load(*paths: str | os.PathLike) -> dict[str, Any]:
             raise ConfigError(f"{path}: cannot read the config file ({err})") from err
         config = deep_merge(config, overlay)
     return validate(config, where=", ".join(str(p) for p in paths))
+
+
+def run_name(
+    config: Mapping[str, Any],
+    overlays: Sequence[str | os.PathLike],
+    command_line: Mapping[str, Any],
+) -> str:
+    """The run's name: ``name`` when the command line (``--config name=...``) or an overlay
+    sets it; otherwise the file name of the last overlay (``config/my_ct.yaml`` -> ``my_ct``),
+    so an overlay without a name never writes into another run's folder; with no overlay, the
+    default config's name."""
+    name = config["name"]
+    if "name" not in command_line and overlays and not any(map(_sets_name, overlays)):
+        name = Path(overlays[-1]).stem
+        if not NAME.fullmatch(name):
+            raise ConfigError(
+                f"{overlays[-1]}: sets no `name`, and its file name {name!r} cannot name the "
+                "run (letters, digits and single underscores); add `name: <run>` to it"
+            )
+    if name in SHARED_FOLDERS:
+        raise ConfigError(
+            f"config key name: {name!r} is a folder every run shares under results/; "
+            f"choose another (not one of {', '.join(SHARED_FOLDERS)})"
+        )
+    return name
+
+
+def _sets_name(path: str | os.PathLike) -> bool:
+    with open(path) as handle:
+        return "name" in (yaml.safe_load(handle) or {})
 
 
 def job_seed(config: Mapping[str, Any], *names: str) -> int:

@@ -19,7 +19,7 @@ from dblend.recon.kinds import kind_of
 TABLE_TITLES = {
     "summary": "PSNR / SSIM per plane and per volume (mean ± std over test volumes)",
     "tv": "Total variation per voxel (reconstruction vs ground truth)",
-    "runtime": "Wall time and network evaluations per volume",
+    "runtime": "Wall time, network work and peak memory per volume",
 }
 """Every table an experiment writes (as .csv, .md, .tex and .html), with its heading."""
 

@@ -259,12 +259,14 @@ def train_prior(
     device: torch.device,
     init: WeightSource | None = None,
     data: dict[str, list[str]] | None = None,
+    provenance: dict[str, Any] | None = None,
 ) -> TrainResult:
     """Train (or resume training) a prior and write its final checkpoint to ``checkpoint``.
 
     With ``init`` the network starts from that checkpoint's weights (``dblend.models.pretrained``)
     instead of a random draw; the final checkpoint records which file (and its SHA-256) it was,
-    and ``data`` (the volumes' names per split) for the model card of an exported prior.
+    and ``data`` (the volumes' names per split) for the model card of an exported prior, and
+    ``provenance`` (what made it: dblend.provenance) beside the weights.
     """
     schedule = VPSchedule.linear()
     sampler = PatchSampler(
@@ -325,6 +327,7 @@ def train_prior(
         "history": run.history,
         "init": started_from,
         "data": data,
+        "provenance": provenance or {},
     }
     save_checkpoint(checkpoint, final)
     resume.unlink(missing_ok=True)

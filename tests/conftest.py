@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from tiny_workflow import TINY, snakemake
 
 from dblend.models.adm import guided_diffusion_arguments
 from dblend.models.prior import PriorSpec, ScorePrior
@@ -81,3 +83,13 @@ def patch_prior() -> ScorePrior:
 def slice_prior() -> ScorePrior:
     torch.manual_seed(0)
     return ScorePrior(PriorSpec(1, (1,), 32, TINY_NETWORK)).eval()
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Path:
+    """A folder where the whole chain ran on config/test/tiny.yaml (shared by the tests of the
+    workflow, its provenance and its report)."""
+    workdir = tmp_path_factory.mktemp("tiny")
+    result = snakemake(workdir, "--configfile", str(TINY))
+    assert result.returncode == 0, result.stderr[-4000:]
+    return workdir

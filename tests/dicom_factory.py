@@ -8,7 +8,7 @@ exports put beside a series.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -43,10 +43,11 @@ def write_ct_file(
     intercept: float = -1024.0,
     modality: str = "CT",
     sop_class: str = CTImageStorage,
+    description: str = "synthetic",
 ) -> None:
     """Write one slice storing ``hu`` through RescaleSlope/Intercept (a CT slice by default)."""
     stored = np.round((hu - intercept) / slope).astype(np.int16)
-    ds = _dataset(sop_class, modality, patient_id, series_uid)
+    ds = _dataset(sop_class, modality, patient_id, series_uid, description)
     ds.InstanceNumber = instance
     ds.ImagePositionPatient = [float(v) for v in position]
     ds.ImageOrientationPatient = [float(v) for v in orientation]
@@ -71,7 +72,9 @@ def write_rtstruct(path: Path, *, patient_id: str = "P001") -> None:
     ds.save_as(path, enforce_file_format=True)
 
 
-def _dataset(sop_class: str, modality: str, patient_id: str, series_uid: str) -> Dataset:
+def _dataset(
+    sop_class: str, modality: str, patient_id: str, series_uid: str, description: str = "synthetic"
+) -> Dataset:
     """A dataset with its file meta and the identifying attributes every test file carries."""
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = sop_class
@@ -84,7 +87,7 @@ def _dataset(sop_class: str, modality: str, patient_id: str, series_uid: str) ->
     ds.Modality = modality
     ds.PatientID = patient_id
     ds.SeriesInstanceUID = series_uid
-    ds.SeriesDescription = "synthetic"
+    ds.SeriesDescription = description
     return ds
 
 
@@ -104,11 +107,15 @@ def write_series(
     names: Sequence[str] | None = None,
     modality: str = "CT",
     sop_class: str = CTImageStorage,
+    spacing: Sequence[float] = (0.7, 0.7),
+    description: str = "synthetic",
+    hu: Callable[[int, int, int], np.ndarray] | None = None,
 ) -> list[Path]:
     """Write ``count`` slices, slice k at ``origin + k * step * normal``, holding slice_hu(k).
 
     Returns the paths in slice order (k = 0, 1, ...); ``names`` sets the file names in that
-    order, so a test can make file names disagree with the geometry.
+    order, so a test can make file names disagree with the geometry. ``hu(k, rows, cols)``
+    replaces slice_hu as the image of slice k.
     """
     folder.mkdir(parents=True, exist_ok=True)
     series_uid = series_uid or generate_uid()
@@ -119,9 +126,11 @@ def write_series(
         path = folder / names[k]
         write_ct_file(
             path,
-            slice_hu(k, rows, cols),
+            (hu or slice_hu)(k, rows, cols),
             position=np.asarray(origin) + k * step * normal,
             orientation=orientation,
+            spacing=spacing,
+            description=description,
             series_uid=series_uid,
             patient_id=patient_id,
             instance=count - k,

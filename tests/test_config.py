@@ -7,7 +7,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dblend.config import deep_merge, load, method_for_task, prior_training, schema, validate
+from dblend.config import (
+    deep_merge,
+    load,
+    method_for_task,
+    prior_training,
+    run_name,
+    schema,
+    validate,
+)
 from dblend.errors import ConfigError
 from dblend.recon.kinds import KINDS
 
@@ -206,3 +214,25 @@ def test_the_init_recipe_replaces_training_only_when_a_path_is_set(config):
     assert prior_training(config, "patch", "demo")["steps"] == 2400
     config["priors"]["patch"]["init"]["path"] = "adm.pt"
     assert prior_training(config, "patch", "demo")["batch_size"] == 2
+
+
+def test_every_shipped_config_names_its_own_run():
+    names = [yaml.safe_load((ROOT / "config" / name).read_text())["name"] for name in SHIPPED]
+    assert len(set(names)) == len(names), names
+
+
+def test_run_name_comes_from_the_config_or_the_overlay_file(config, tmp_path):
+    named, unnamed = tmp_path / "named.yaml", tmp_path / "my_ct.yaml"
+    named.write_text("name: paper_b\n")
+    unnamed.write_text("seed: 3\n")
+    merged = {**config, "name": "paper_b"}
+    assert run_name(config, [], {}) == "demo"
+    assert run_name(config, [unnamed], {}) == "my_ct"
+    assert run_name(merged, [named, unnamed], {}) == "paper_b", "an overlay that names it wins"
+    assert run_name({**config, "name": "cli"}, [unnamed], {"name": "cli"}) == "cli"
+    odd = tmp_path / "my-ct.yaml"
+    odd.write_text("seed: 3\n")
+    with pytest.raises(ConfigError, match=r"my-ct.yaml: sets no `name`.*add `name: <run>`"):
+        run_name(config, [odd], {})
+    with pytest.raises(ConfigError, match="config key name: 'priors' is a folder every run"):
+        run_name({**config, "name": "priors"}, [], {})

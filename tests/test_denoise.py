@@ -38,4 +38,6 @@ def test_each_slice_gets_its_own_estimates(patches):
                 spacings[z].append(patch.spacing)
     mean_spacing = torch.tensor([sum(s) / len(s) for s in spacings.values()])
     assert torch.allclose(eps, x_t + 10.0 * mean_spacing.view(-1, 1, 1))
-    assert denoiser.patch_evaluations == len(patches)
+    assert denoiser.network_inputs == len(patches)
+    assert denoiser.input_slices == sum(len(p.slices) for p in patches)
+    assert denoiser.network_calls == -(-len(patches) // 2), "batches of 2"

@@ -62,3 +62,19 @@ def test_experiment_figure_writes_a_png(tmp_path):
     out = tmp_path / "figure.png"
     experiment_figure(lung_volume(), {}, "t", out, hu_window=HU_WINDOW, spacing_mm=SPACING)
     assert out.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_each_zoom_sits_right_of_its_slice_not_over_it():
+    truth = lung_volume()
+    figure = draw_planes(truth, {"DDS": truth + 0.01}, "t", hu_window=HU_WINDOW, spacing_mm=SPACING)
+    figure.canvas.draw()
+    slices = [ax for ax in figure.axes if ax.images and ax.child_axes]
+    assert len(slices) == 3 * 2, "every slice of three planes and two columns has its zoom"
+    renderer = figure.canvas.get_renderer()
+    for ax in slices:
+        (zoom,) = ax.child_axes
+        image_box, zoom_box = ax.get_window_extent(renderer), zoom.get_window_extent(renderer)
+        assert zoom_box.x0 >= image_box.x1, "beside the slice, not over it"
+        side = zoom.images[0].get_array().shape
+        assert side[0] == side[1] < 16, "a square part of the slice"
+    plt.close(figure)

@@ -35,7 +35,7 @@ class OracleDenoiser:
 
     def __init__(self, x0: torch.Tensor) -> None:
         self.x0 = x0
-        self.patch_evaluations = 0
+        self.network_inputs = self.input_slices = self.network_calls = 0
         self.noises: list[tuple[float, torch.Tensor]] = []
         self.events: list[str] = []
 
@@ -46,7 +46,9 @@ class OracleDenoiser:
         eps = (x_t - math.sqrt(abar) * self.x0) / math.sqrt(1.0 - abar)
         self.noises.append((t, eps))
         self.events.append("eps")
-        self.patch_evaluations += len(patches)
+        self.network_inputs += len(patches)
+        self.input_slices += sum(len(p.slices) for p in patches)
+        self.network_calls += 1
         return eps
 
 

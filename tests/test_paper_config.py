@@ -8,33 +8,26 @@ reconstructions and nothing of the other experiments.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
 
+import offline
 import pytest
 import yaml
+from dicom_factory import write_series
 
 from dblend.config import deep_merge, method_for_task, validate
 from dblend.experiments import experiment_methods
 from dblend.physics.geometry import parallel_geometry
 from dblend.physics.parallel import ParallelBeamOperator
+from dblend.provenance import reconstruction_key
 from dblend.recon.units import normalised_weights
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER = ROOT / "config" / "paper.yaml"
-NO_NETWORK = """\
-import socket
-
-def _refuse(*args, **kwargs):
-    raise OSError("network access during a dry run")
-
-socket.socket.connect = _refuse
-socket.create_connection = _refuse
-"""
 JOB = re.compile(r"^(?:local)?rule (\w+):\n((?:    .*\n)*)", re.MULTILINE)
 
 
@@ -46,17 +39,24 @@ def paper_config() -> dict:
 
 @pytest.fixture(scope="module")
 def offline_env(tmp_path_factory) -> dict[str, str]:
-    site = tmp_path_factory.mktemp("offline")
-    (site / "sitecustomize.py").write_text(NO_NETWORK)
-    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])
-    python_path = os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))
-    return {**os.environ, "PYTHONPATH": python_path, "PATH": path}
+    return offline.offline_env(tmp_path_factory.mktemp("offline"))
+
+
+def aapm_copy(workdir: Path) -> None:
+    """A small copy where datasets.aapm.local_dir points: two slices of each split patient (a
+    plan needs the folder, and checks the split against the patients it holds)."""
+    patients = yaml.safe_load(PAPER.read_text())["datasets"]["aapm"]["patients"]
+    for patient in (p for side in patients.values() for p in side):
+        folder = workdir / "data" / "aapm" / patient / "full_1mm"
+        if not folder.exists():
+            write_series(folder, 2, patient_id=patient)
 
 
 def planned(
     workdir: Path, env: dict[str, str], *args: str, configs: tuple[Path, ...] = (PAPER,)
 ) -> str:
     """The log of a dry run of the paper config (overlaid by ``configs``), shell lines included."""
+    aapm_copy(workdir)
     command = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-p"]
     command += [*args, "-d", str(workdir), "-n", "--configfile", *map(str, configs)]
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
@@ -90,14 +90,19 @@ def test_dry_run_plans_downloads_preprocessing_and_everything_downstream(
     assert jobs["download"] == len(pins["patients"])
     assert jobs["preprocess"] == len(pins["patients"]) + sum(len(ids) for ids in aapm.values())
     assert jobs["train_prior"] == 2 * 2, "patch and slice prior per data set"
-    reconstructions = {
+    rows = {
         (dataset, task, method)
         for name in paper_config["run"]
         for dataset in paper_config["experiments"][name]["datasets"]
         for task in paper_config["experiments"][name]["tasks"]
         for method in experiment_methods(paper_config, name)
     }
-    assert jobs["reconstruct"] == len(reconstructions), "one test volume per data set"
+    # Ablation arms with the main row's settings (jump_every 2, adjacent_shift on, the default
+    # step counts) are the main row's reconstruction: one job, one seed, one number.
+    distinct = {(d, t, reconstruction_key(paper_config, d, t, m)) for d, t, m in rows}
+    assert len(distinct) < len(rows)
+    assert jobs["reconstruct"] == len(distinct), "one test volume per data set"
+    assert jobs["evaluate"] == len(rows), "every row is scored under its own name"
     assert jobs["experiment_tables"] == len(paper_config["run"])
     assert jobs["report"] == 1
     assert not (tmp_path / "results").exists(), "a dry run writes nothing"
@@ -110,23 +115,24 @@ def test_named_target_plans_only_its_own_part(paper_config, offline_env, tmp_pat
     planned = {
         tuple(output.split("/")[2:5])
         for rule, output in jobs
-        if rule == "reconstruct"  # results/recon/<dataset>/<task>/<method>/<volume>.h5
+        if rule == "reconstruct"  # results/recon/<dataset>/<task>/<key>/<volume>.h5
     }
     expected = {
-        (dataset, task, method)
+        (dataset, task, reconstruction_key(paper_config, dataset, task, method))
         for dataset in experiment["datasets"]
         for task in experiment["tasks"]
         for method in experiment_methods(paper_config, target)
     }
     assert planned == expected
     tables = [output for rule, output in jobs if rule == "experiment_tables"]
-    assert len(tables) == 1 and f"results/experiments/{target}/" in tables[0]
+    assert len(tables) == 1 and f"results/paper/experiments/{target}/" in tables[0]
     rules = {rule for rule, _ in jobs}
     assert "report" not in rules and "combined_tables" not in rules
     assert ("download" in rules) == ("lidc" in experiment["datasets"])
 
 
 def test_slurm_profile_plans_the_paper_with_gpus_for_training_and_sampling(offline_env, tmp_path):
+    aapm_copy(tmp_path)
     command = [sys.executable, "-m", "snakemake", "-n", "--profile", "slurm", "-d", str(tmp_path)]
     command += ["--configfile", str(PAPER)]
     result = subprocess.run(

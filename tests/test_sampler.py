@@ -75,9 +75,12 @@ def test_method_reconstructs_tiny_volume(name, sv8_operator, tiny_volume, reques
         return
     assert stats.nfe == NFE[kind.sampler]
     low, high = INPUTS_PER_STEP[kind.partition]
-    assert stats.nfe * low <= stats.patch_evaluations <= stats.nfe * high
+    assert stats.nfe * low <= stats.network_inputs <= stats.nfe * high
     # data consistency acts (a single CG iteration per step pulls less than several)
     tolerance = 0.5 if method["cg_iters"] == 1 else 0.2
+    assert stats.steps == STEPS
+    assert stats.input_slices == stats.network_inputs * prior.spec.slices
+    assert stats.nfe <= stats.network_calls <= stats.network_inputs, "batched, never one by one"
     sinogram_error = torch.linalg.vector_norm(sv8_operator.forward(volume) - sinogram)
     assert sinogram_error < tolerance * torch.linalg.vector_norm(sinogram)
     if "rho" in method:

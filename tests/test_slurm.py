@@ -91,7 +91,10 @@ def cluster(tmp_path_factory):
     if reason:
         if os.environ.get("DBLEND_REQUIRE_SLURM") == "1":
             pytest.fail(f"DBLEND_REQUIRE_SLURM=1, but no SLURM cluster can start: {reason}")
-        pytest.skip(f"no SLURM cluster here: {reason}; `make test` run as root installs one")
+        pytest.skip(
+            f"no SLURM cluster here: {reason}; `make test DEBIAN_PACKAGES=1`, run as root on "
+            "Debian or Ubuntu, installs one"
+        )
     with slurm_cluster.slurm_cluster(tmp_path_factory.mktemp("slurm")) as cluster:
         yield cluster
 
@@ -108,7 +111,7 @@ def profile_run(cluster, tmp_path_factory) -> Run:
         *("--slurm-status-command", "squeue", "--slurm-no-account"),
         # The first status check after 6 s rather than 40: these jobs take seconds, not hours.
         *("--slurm-init-seconds-before-status-checks", "6"),
-        "results/tables/metrics.csv",
+        "results/tiny/tables/metrics.csv",
         env=cluster.env,
         cwd=workdir,
     )

@@ -37,6 +37,7 @@ def evaluate(tmp_path: Path, method: str, volume: str, convention: str) -> Path:
 
 def experiment_tables(metrics: list[Path], out_dir: Path) -> int:
     argv = ["--metrics", *map(str, metrics), "--labels", json.dumps(LABELS)]
+    argv += ["--run-name", "offsets", "--config-section", json.dumps({"methods": LABELS})]
     return main(["experiment_tables", *argv, "--out-dir", str(out_dir)])
 
 

@@ -13,6 +13,7 @@ import yaml
 
 from dblend.config import validate
 from dblend.errors import ConfigError
+from dblend.provenance import reconstruction_key
 from dblend.stages.tuning_choice import tuning_choice
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,9 +65,10 @@ def test_the_demos_tuning_target_plans_the_validation_phantom_only(tmp_path):
     command += ["-d", str(tmp_path), "-n", "--printshellcmds"]
     plan = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert plan.returncode == 0, plan.stderr[-4000:]
-    recons = set(re.findall(r"results/recon/demo/sv8/(\w+)/(\w+)\.h5", plan.stdout))
+    recons = set(re.findall(r"results/recon/demo/sv8/([\w-]+)/(\w+)\.h5", plan.stdout))
     swept = {f"diffusionblend_pp_lam_{v}" for v in ("0p0001", "0p0003", "0p001")}
-    assert recons == {(method, "phantom007") for method in swept}, "validation phantom only"
+    keys = {reconstruction_key(config, "demo", "sv8", method) for method in swept}
+    assert recons == {(key, "phantom007") for key in keys}, "validation phantom only"
     assert len(entry["sweep"]["values"]) == len(swept)
     assert "dblend tuning_choice" in plan.stdout
-    assert "results/experiments/tune_lam/choice.md" in plan.stdout
+    assert "results/demo/experiments/tune_lam/choice.md" in plan.stdout

@@ -3,43 +3,29 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
-from pathlib import Path
+from collections import Counter
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
+from tiny_workflow import ROOT, TINY, snakemake
 
-ROOT = Path(__file__).resolve().parents[1]
-TINY = ROOT / "config" / "test" / "tiny.yaml"
+from dblend.config import deep_merge, validate
+from dblend.io import read_array
+from dblend.models.checkpoint import checkpoint_metadata
+from dblend.provenance import (
+    digest,
+    file_sha256,
+    pipeline_commit,
+    prior_identity,
+    reconstruction_key,
+    reconstruction_settings,
+)
 
-
-def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    command = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(ROOT / "Snakefile"),
-        "-d",
-        str(workdir),
-        "--cores",
-        "2",
-        *args,
-    ]
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory) -> Path:
-    workdir = tmp_path_factory.mktemp("tiny")
-    result = snakemake(workdir, "--configfile", str(TINY))
-    assert result.returncode == 0, result.stderr[-4000:]
-    return workdir
+BASE = ROOT / "config" / "config.yaml"
 
 
 @pytest.mark.slow
@@ -55,7 +41,8 @@ def test_each_trained_prior_is_also_exported_for_diffusers(tiny_run):
 @pytest.mark.slow
 def test_whole_chain_writes_tables_figures_and_report(tiny_run):
     results = tiny_run / "results"
-    table = pd.read_csv(results / "tables" / "metrics.csv")
+    run = results / "tiny"
+    table = pd.read_csv(run / "tables" / "metrics.csv")
     assert set(table.columns) >= {
         "dataset",
         "task",
@@ -80,30 +67,30 @@ def test_whole_chain_writes_tables_figures_and_report(tiny_run):
     for column in ("ssim", "volume_ssim"):
         assert table[column].between(0.0, 1.0).all(), table[column].describe()
     assert (table["slices_scored"].between(1, table["slices"])).all()
-    summary = pd.read_csv(results / "tables" / "summary.csv")
+    summary = pd.read_csv(run / "tables" / "summary.csv")
     spread = [column for column in summary.columns if column.endswith("_std")]
     numbers = summary.drop(columns=spread).select_dtypes("number").to_numpy()
     assert numbers.size and np.isfinite(numbers).all()
     one_volume = summary["volumes"] == 1
     assert (summary[spread].isna().all(axis=1) == one_volume).all(), "a std of one volume is empty"
     assert (table.loc[table.method.isin(["dds", "diffusionblend_pp"]), "nfe"] == 3).all()
-    summary_md = (results / "tables" / "summary.md").read_text()
+    summary_md = (run / "tables" / "summary.md").read_text()
     assert "| DiffusionBlend++ + TV |" in summary_md
     assert "(n = 1)" in summary_md and "± 0.00" not in summary_md, "one test volume"
     assert "Convention anatomy: PSNR and SSIM averaged over the slices that hold" in summary_md
-    experiment = results / "experiments" / "tiny"
+    experiment = run / "experiments" / "tiny"
     figure = experiment / "figures" / "tiny" / "sv8" / "phantom003.png"
     assert figure.read_bytes()[:4] == b"\x89PNG"
     for table in ("summary", "tv", "runtime"):
         assert (experiment / f"{table}.csv").is_file()
         assert "DiffusionBlend++" in (experiment / f"{table}.md").read_text()
         assert r"\begin{tabular}" in (experiment / f"{table}.tex").read_text()
-    sweep = pd.read_csv(results / "experiments" / "tiny_sweep" / "runtime.csv")
+    sweep = pd.read_csv(run / "experiments" / "tiny_sweep" / "runtime.csv")
     assert sorted(sweep["nfe"]) == [2, 3], "one swept method per steps value"
-    assert (results / "experiments" / "tiny_sweep" / "sweep.png").is_file()
+    assert (run / "experiments" / "tiny_sweep" / "sweep.png").is_file()
     for prior in ("patch", "slice"):
         assert (results / "priors" / "tiny" / f"{prior}.loss.png").read_bytes()[:4] == b"\x89PNG"
-    report = (results / "report" / "report.html").read_text()
+    report = (run / "report" / "report.html").read_text()
     assert report.count("data:image/png;base64,") == 6, "figure, 2 runtimes, sweep, 2 losses"
     assert "DiffusionBlend++ + TV steps=2" in report
     assert "<h2>Training</h2>" in report
@@ -111,39 +98,46 @@ def test_whole_chain_writes_tables_figures_and_report(tiny_run):
         assert (
             f"prior <code>{prior}</code> on data set\n<code>tiny</code> over its\n6 steps" in report
         )
-    for rule in ("train_prior", "reconstruct", "simulate", "phantom", "evaluate"):
+    for rule in ("train_prior", "reconstruct", "simulate", "phantom"):
         assert any((results / "benchmarks" / rule).rglob("*.tsv")), rule
         assert any((results / "logs" / rule).rglob("*.log")), rule
+    assert any((run / "logs" / "evaluate").rglob("*.log")), "the run's own stages log in it"
+    assert any((run / "benchmarks" / "evaluate").rglob("*.tsv"))
 
 
+SWEEP_TABLE = ("Tables", "tiny_sweep", "Tiny steps sweep")
 SNAKEMAKE_REPORT = {
     # path: (category, subcategory, text its caption must hold)
-    "results/experiments/tiny/summary.html": (
+    "results/tiny/experiments/tiny/summary.html": (
         "Tables",
         "tiny",
         "PSNR (dB) and SSIM of each method of experiment Tiny chain (CI), per data set",
     ),
-    "results/experiments/tiny/tv.html": ("Tables", "tiny", "Total variation per voxel"),
-    "results/experiments/tiny/runtime.html": ("Tables", "tiny", "network evaluations (NFE)"),
-    "results/experiments/tiny_sweep/summary.html": ("Tables", "tiny_sweep", "Tiny steps sweep"),
-    "results/experiments/tiny_sweep/tv.html": ("Tables", "tiny_sweep", "Tiny steps sweep"),
-    "results/experiments/tiny_sweep/runtime.html": ("Tables", "tiny_sweep", "Tiny steps sweep"),
-    "results/tables/summary.csv": (
+    "results/tiny/experiments/tiny/tv.html": ("Tables", "tiny", "Total variation per voxel"),
+    "results/tiny/experiments/tiny/runtime.html": ("Tables", "tiny", "the paper's NFE counts"),
+    "results/tiny/experiments/tiny_sweep/summary.html": SWEEP_TABLE,
+    "results/tiny/experiments/tiny_sweep/tv.html": SWEEP_TABLE,
+    "results/tiny/experiments/tiny_sweep/runtime.html": SWEEP_TABLE,
+    "results/tiny/tables/summary.csv": (
         "Tables",
         "all experiments",
         "(tiny, tiny_sweep) in one table: mean and std over test volumes, scored under "
         "convention anatomy",
     ),
-    "results/tables/metrics.csv": ("Tables", "all experiments", "one row per data set"),
-    "results/experiments/tiny/figures/tiny/sv8/phantom003.png": (
+    "results/tiny/tables/metrics.csv": ("Tables", "all experiments", "one row per data set"),
+    "results/tiny/experiments/tiny/figures/tiny/sv8/phantom003.png": (
         "Figures",
         "tiny",
         "slices of test volume phantom003 of data set tiny, task sv8, reconstructed by each "
         "method of experiment Tiny chain (CI)",
     ),
-    "results/experiments/tiny/runtime.png": ("Figures", "tiny", "experiment Tiny chain (CI)."),
-    "results/experiments/tiny_sweep/runtime.png": ("Figures", "tiny_sweep", "Tiny steps sweep"),
-    "results/experiments/tiny_sweep/sweep.png": (
+    "results/tiny/experiments/tiny/runtime.png": ("Figures", "tiny", "experiment Tiny chain (CI)."),
+    "results/tiny/experiments/tiny_sweep/runtime.png": (
+        "Figures",
+        "tiny_sweep",
+        "Tiny steps sweep",
+    ),
+    "results/tiny/experiments/tiny_sweep/sweep.png": (
         "Figures",
         "tiny_sweep",
         "against the swept setting steps in experiment Tiny steps sweep (CI)",
@@ -169,6 +163,46 @@ def text_of(html: str) -> str:
 
 
 @pytest.mark.slow
+def test_every_reconstruction_prior_and_table_records_what_made_it(tiny_run):
+    base, tiny = (yaml.safe_load(path.read_text()) for path in (BASE, TINY))
+    config = validate(deep_merge(base, tiny))
+    results = tiny_run / "results"
+    commit = pipeline_commit(ROOT)
+    key = reconstruction_key(config, "tiny", "sv8", "diffusionblend_pp")
+    _, attrs = read_array(results / "recon" / "tiny" / "sv8" / key / "phantom003.h5")
+    made = attrs["provenance"]
+    settings = reconstruction_settings(config, "tiny", "sv8", "diffusionblend_pp")
+    assert made["config_hash"] == digest(settings) and made["seed"] == attrs["seed"]
+    assert (made["commit"], made["dirty"]) == (commit["commit"], commit["dirty"])
+    prior = results / "priors" / "tiny" / "patch.pt"
+    assert made["prior_sha256"] == file_sha256(prior)
+    trained = ["results/data/tiny/phantom000.h5", "results/data/tiny/phantom001.h5"]
+    assert made["prior_training_volumes"] == trained
+    checkpoint = checkpoint_metadata(prior)["provenance"]
+    assert checkpoint["training_volumes"] == trained
+    assert checkpoint["validation_volumes"] == ["results/data/tiny/phantom002.h5"]
+    assert checkpoint["config_hash"] == digest(prior_identity(config, "tiny", "patch"))
+    described = subprocess.run(
+        ["dblend", "describe", str(prior)], capture_output=True, text=True, check=True
+    )
+    assert json.loads(described.stdout)["provenance"] == checkpoint, "no weights printed"
+    record = json.loads((results / "tiny" / "experiments" / "tiny" / "provenance.json").read_text())
+    assert (record["run"], record["test_volumes"]) == ("tiny", {"tiny / sv8": 1})
+    rows = {r["method"]: r for r in record["reconstructions"]}
+    assert rows["diffusionblend_pp"]["config_hash"] == made["config_hash"]
+    table = pd.read_csv(results / "tiny" / "tables" / "metrics.csv")
+    assert set(table["config_hash"].dropna()) >= {made["config_hash"]}
+    report = (results / "tiny" / "report" / "report.html").read_text()
+    run = report.split("<h2>Run</h2>", 1)[1].split("<h2>", 1)[0]
+    assert "<td>tiny</td>" in run and f"<td>{commit['commit']}" in run
+    assert "<td>tiny / sv8</td><td>1</td>" in run
+    runtime = pd.read_csv(results / "tiny" / "experiments" / "tiny" / "runtime.csv")
+    blend = runtime.set_index("method").loc["diffusionblend_pp"]
+    assert (blend["steps"], blend["nfe"]) == (3, 3)
+    assert blend["input_slices"] == 3 * blend["network_inputs"] and blend["peak_rss_mb"] > 0
+
+
+@pytest.mark.slow
 def test_snakemake_report_holds_every_table_and_figure_captioned(tiny_run):
     out = tiny_run / "snakemake_report.html"
     result = snakemake(tiny_run, "--configfile", str(TINY), "--report", str(out))
@@ -190,6 +224,38 @@ def test_snakemake_report_holds_every_table_and_figure_captioned(tiny_run):
 def test_finished_run_has_nothing_left_to_do(tiny_run):
     result = snakemake(tiny_run, "--configfile", str(TINY), "-n")
     assert result.returncode == 0
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def planned_jobs(result: subprocess.CompletedProcess) -> Counter:
+    """Job counts per rule from the 'Job stats' table of a (dry) run."""
+    table = (result.stdout + result.stderr).split("Job stats:", 1)[1].split("total", 1)[0]
+    return Counter({rule: int(n) for rule, n in re.findall(r"^(\w+)\s+(\d+)$", table, re.M)})
+
+
+def test_a_swept_value_equal_to_the_main_row_is_its_reconstruction(tmp_path):
+    result = snakemake(tmp_path, "--configfile", str(TINY), "-n")
+    assert result.returncode == 0, result.stderr[-4000:]
+    jobs = planned_jobs(result)
+    # fbp, dds, diffusionblend_pp (3 steps) and its sweep over 2 and 3 steps: five rows scored,
+    # four reconstructions, since the 3-step arm has the main row's settings.
+    assert jobs["evaluate"] == 5 and jobs["reconstruct"] == 4
+
+
+@pytest.mark.slow
+def test_a_second_run_keeps_the_first_and_reuses_its_work(tiny_run):
+    again = tiny_run / "again.yaml"
+    again.write_text("name: tiny_again\nrun: [tiny]\n")
+    first = {p: p.stat().st_mtime_ns for p in (tiny_run / "results" / "tiny").rglob("*.*")}
+    plan = planned_jobs(snakemake(tiny_run, "--configfile", str(TINY), str(again), "-n"))
+    assert not {"phantom", "simulate", "train_prior", "reconstruct"} & set(plan), plan
+    result = snakemake(tiny_run, "--configfile", str(TINY), str(again))
+    assert result.returncode == 0, result.stderr[-4000:]
+    second = tiny_run / "results" / "tiny_again"
+    assert (second / "report" / "report.html").is_file()
+    assert "| DiffusionBlend++ |" in (second / "tables" / "summary.md").read_text()
+    assert {p: p.stat().st_mtime_ns for p in first} == first, "the first run is untouched"
+    result = snakemake(tiny_run, "--configfile", str(TINY), "-n")
     assert "Nothing to be done" in result.stdout + result.stderr
 
 

@@ -117,8 +117,7 @@ def read_series(folder: Path) -> CtSeries:
     files = [path for path, _ in images]
     headers = [_require(path, header) for path, header in images]
     _check_one_series(files, headers)
-    normal = _normal(headers[0])
-    positions = np.array([np.dot(_floats(h.ImagePositionPatient), normal) for h in headers])
+    positions = slice_positions(headers)
     order = np.argsort(positions, kind="stable")
     files = [files[i] for i in order]
     headers = [headers[i] for i in order]
@@ -147,6 +146,12 @@ def read_header(path: Path) -> Dataset:
         return pydicom.dcmread(path, stop_before_pixels=True)
     except Exception as err:  # pydicom raises many types for damaged files
         raise DataFileError(f"{path}: unreadable DICOM file ({err})") from err
+
+
+def slice_positions(headers: list[Dataset]) -> np.ndarray:
+    """Each slice's ImagePositionPatient along the first slice's normal, in mm (file order)."""
+    normal = _normal(headers[0])
+    return np.array([np.dot(_floats(h.ImagePositionPatient), normal) for h in headers])
 
 
 def _has_dicm_magic(path: Path) -> bool:

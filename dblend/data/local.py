@@ -75,12 +75,7 @@ def find_patient_series(
     candidates = [entry for entry in scan_series(root) if entry.patient_id == patient_id]
     if not candidates:
         raise DataFileError(f"{root}: no DICOM series of patient {patient_id}")
-    chosen = [
-        entry
-        for entry in candidates
-        if (series_uids is None or entry.series_uid in series_uids)
-        and (match is None or _matches(entry, root, match))
-    ]
+    chosen = [entry for entry in candidates if fits(entry, root, match, series_uids)]
     if len(chosen) == 1:
         return chosen[0].folder
     listing = "\n".join(f"  {entry.describe(root)}" for entry in candidates)
@@ -93,6 +88,15 @@ def find_patient_series(
     )
 
 
-def _matches(entry: SeriesFolder, root: Path, text: str) -> bool:
+def fits(
+    entry: SeriesFolder,
+    root: Path,
+    match: str | None,
+    series_uids: Collection[str] | None,
+) -> bool:
+    """Whether a series may be its patient's volume: among ``series_uids`` (when given), and
+    ``match`` (when given) in its folder path below ``root`` or its SeriesDescription."""
+    if series_uids is not None and entry.series_uid not in series_uids:
+        return False
     haystack = f"{entry.folder.relative_to(root).as_posix()} {entry.description}".lower()
-    return text.lower() in haystack
+    return match is None or match.lower() in haystack

@@ -114,6 +114,23 @@ def _check_finite(path: str | os.PathLike, state: dict[str, Any], what: str) -> 
         raise DataFileError(finite_message(path, count, total, what))
 
 
+def checkpoint_metadata(path: str | os.PathLike) -> dict[str, Any]:
+    """Everything a checkpoint holds but its tensors: format, spec, training, step, loss
+    history and provenance (what ``dblend describe`` shows and reconstructions record)."""
+    state = read_checkpoint(path, mmap=True)
+    return {key: value for key, value in state.items() if not _holds_tensors(value)}
+
+
+def _holds_tensors(value: Any) -> bool:
+    if isinstance(value, torch.Tensor):
+        return True
+    if isinstance(value, dict):
+        return any(_holds_tensors(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_holds_tensors(v) for v in value)
+    return False
+
+
 def spec_differences(
     expected: dict[str, Any], found: dict[str, Any], prefix: str = ""
 ) -> list[str]:

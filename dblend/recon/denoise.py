@@ -19,21 +19,27 @@ from dblend.recon.partitions import Patch
 
 
 class Denoiser(Protocol):
-    """What a sampler needs of a prior: epsilon for a volume under a partition, and a count."""
+    """What a sampler needs of a prior: epsilon for a volume under a partition, and its work:
+    network inputs (patches or slices), the slices in them, and batched network calls."""
 
-    patch_evaluations: int
+    network_inputs: int
+    input_slices: int
+    network_calls: int
 
     def epsilon(self, x_t: torch.Tensor, t: float, patches: Sequence[Patch]) -> torch.Tensor: ...
 
 
 class VolumeDenoiser:
-    """Applies a prior to a volume x_t [Z, H, W] under a given partition; counts network inputs."""
+    """Applies a prior to a volume x_t [Z, H, W] under a given partition; counts network inputs,
+    the slices in them and the batched calls."""
 
     def __init__(self, prior: ScorePrior, batch_size: int, precision: str) -> None:
         self.prior = prior
         self.batch_size = batch_size
         self.precision = precision
-        self.patch_evaluations = 0
+        self.network_inputs = 0
+        self.input_slices = 0
+        self.network_calls = 0
 
     @torch.no_grad()
     def epsilon(self, x_t: torch.Tensor, t: float, patches: Sequence[Patch]) -> torch.Tensor:
@@ -55,5 +61,7 @@ class VolumeDenoiser:
                 0, index[chunk].flatten(), (estimate * weights[..., None, None]).flatten(0, 1)
             )
             count.index_add_(0, index[chunk].flatten(), weights.flatten())
-            self.patch_evaluations += inputs.shape[0]
+            self.network_inputs += inputs.shape[0]
+            self.input_slices += inputs.shape[0] * inputs.shape[1]
+            self.network_calls += 1
         return total / count.view(-1, 1, 1)

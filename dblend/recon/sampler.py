@@ -32,12 +32,30 @@ DataConsistency = Callable[[torch.Tensor], torch.Tensor]
 
 @dataclass
 class SamplerStats:
-    """What one reconstruction did: volume-level network evaluations (NFE), patch inputs, and
-    the data-consistency weights it used, in this project's normalised units."""
+    """What one reconstruction did, each count under its own name, and the data-consistency
+    weights it used, in this project's normalised units."""
 
+    steps: int = 0
+    """Sampling steps (timesteps visited)."""
     nfe: int = 0
-    patch_evaluations: int = 0
+    """Network evaluations of the whole volume: one per step, two for a predictor-corrector
+    step. The paper's NFE (its PSNR-against-NFE figure and runtime table) counts these."""
+    network_inputs: int = 0
+    """Patches (or slices, for a 1-slice prior) fed to the network, over all steps."""
+    input_slices: int = 0
+    """Slices in those inputs (network inputs x slices per patch)."""
+    network_calls: int = 0
+    """Batched forward passes of the network (inputs go through in batches of batch_size)."""
+
     weights: dict[str, float] = field(default_factory=dict)
+
+    def record(self, denoiser: Denoiser, steps: int) -> SamplerStats:
+        """The step count and the denoiser's input counts, after a loop."""
+        self.steps = steps
+        self.network_inputs = denoiser.network_inputs
+        self.input_slices = denoiser.input_slices
+        self.network_calls = denoiser.network_calls
+        return self
 
 
 @dataclass(frozen=True)
@@ -99,8 +117,7 @@ def ddim_with_consistency(run: SamplingRun, eta: float) -> tuple[torch.Tensor, S
         if t_prev >= 0:
             x = dds_renoise(x0, eps, run.schedule.alpha_bar(t_prev), eta, run.randn())
         _log_progress(index, len(timesteps))
-    stats.patch_evaluations = run.denoiser.patch_evaluations
-    return run.to_unit(x0), stats
+    return run.to_unit(x0), stats.record(run.denoiser, len(timesteps))
 
 
 def predictor_corrector(run: SamplingRun, snr: float) -> tuple[torch.Tensor, SamplerStats]:
@@ -134,8 +151,7 @@ def predictor_corrector(run: SamplingRun, snr: float) -> tuple[torch.Tensor, Sam
         x = langevin_step(x, eps, abar_prev, abar / abar_prev, snr, run.randn())
         x = enforce(x, abar_prev)
         _log_progress(index, len(timesteps))
-    stats.patch_evaluations = run.denoiser.patch_evaluations
-    return run.to_unit(x), stats
+    return run.to_unit(x), stats.record(run.denoiser, len(timesteps))
 
 
 Sampler = Callable[[SamplingRun, Mapping[str, Any]], tuple[torch.Tensor, SamplerStats]]

@@ -1,4 +1,4 @@
-"""Figures: three planes per method with error maps and a zoomed inset; runtime; PSNR vs steps;
+"""Figures: three planes per method with error maps and zooms beside them; runtime; PSNR vs steps;
 training loss curves.
 
 CT slices are shown in HU through a named display window (lung, soft tissue, or the volume's
@@ -88,15 +88,25 @@ def zoom_window(image: np.ndarray) -> tuple[int, int, int]:
     return int(row), int(col), side
 
 
-def _with_inset(ax: plt.Axes, image: np.ndarray, window: tuple[int, int, int], **shown) -> None:
+ZOOM_WIDTH = 0.45
+"""Width of the zoom beside each slice, as a fraction of the slice panel's width."""
+
+
+def _with_zoom(
+    ax: plt.Axes, image: np.ndarray, window: tuple[int, int, int], origin: str, **shown
+) -> None:
+    """Mark ``window`` on the slice and show it enlarged in a panel to the slice's right,
+    outside it, so the zoom never hides anatomy; drawn with the slice's orientation."""
     row, col, side = window
     ax.add_patch(Rectangle((col - 0.5, row - 0.5), side, side, fill=False, ec="yellow", lw=0.8))
-    inset = ax.inset_axes((0.6, 0.0, 0.4, 0.4))
-    inset.imshow(image[row : row + side, col : col + side], cmap="gray", **shown)
-    inset.set_xticks([])
-    inset.set_yticks([])
-    for spine in inset.spines.values():
+    zoom = ax.inset_axes((1.04, 1.0 - ZOOM_WIDTH, ZOOM_WIDTH, ZOOM_WIDTH))
+    shown = {**shown, "aspect": "equal"}
+    zoom.imshow(image[row : row + side, col : col + side], cmap="gray", origin=origin, **shown)
+    zoom.set_xticks([])
+    zoom.set_yticks([])
+    for spine in zoom.spines.values():
         spine.set_edgecolor("yellow")
+        spine.set_linewidth(1.2)
 
 
 def draw_planes(
@@ -108,7 +118,8 @@ def draw_planes(
     window: str = "full",
     spacing_mm: tuple[float, float, float] = (1.0, 1.0, 1.0),
 ) -> plt.Figure:
-    """For each plane: a row of middle slices in HU (zoomed inset) and a row of |error| maps.
+    """For each plane: a row of middle slices in HU, each with a zoom beside it, and a row of
+    |error| maps.
 
     Volumes are in [0, 1] units of ``hu_window``; slices are shown in HU through the named
     display ``window``, each pixel ``spacing_mm`` (z, y, x) in size. The panel under the
@@ -124,7 +135,7 @@ def draw_planes(
     fig, axes = plt.subplots(
         2 * len(PLANES),
         len(columns),
-        figsize=(2.2 * len(columns), 2.2 * sum(heights) + 0.8),
+        figsize=(2.2 * (1 + ZOOM_WIDTH) * len(columns), 2.2 * sum(heights) + 0.8),
         squeeze=False,
         gridspec_kw={"height_ratios": heights},
     )
@@ -140,7 +151,7 @@ def draw_planes(
             slice_image = top.imshow(
                 low + image * (high - low), cmap="gray", origin=origin, **shown
             )
-            _with_inset(top, low + image * (high - low), zoom, **shown)
+            _with_zoom(top, low + image * (high - low), zoom, origin, **shown)
             label = name if col == 0 else f"{name}\n{psnr(reference, image):.2f} dB"
             top.set_title(label, fontsize=8)
             if col == 0:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -20,6 +21,7 @@ import pandas as pd
 from dblend import __version__
 from dblend.experiments import TABLE_TITLES
 from dblend.io import atomic_path
+from dblend.provenance import provenance
 from dblend.report.figures import validation_points
 from dblend.report.tables import convention_of
 
@@ -147,18 +149,56 @@ def software_section(software: Mapping[str, Sequence[Mapping[str, str]]]) -> lis
     return parts
 
 
+def run_section(run: str, config: Any, experiments: Mapping[Path, str]) -> list[str]:
+    """What the report is of: the run, its config hash, the date, the pipeline's commit, and
+    each table's number of test volumes (from the experiments' provenance.json), first."""
+    made = provenance(config)
+    records = [json.loads((d / "provenance.json").read_text()) for d in experiments]
+    commits = {r["commit"] for record in records for r in record["reconstructions"]}
+    commit = f"{made['commit'] or 'unknown'}" + (" (uncommitted changes)" if made["dirty"] else "")
+    if commits - {made["commit"]}:
+        others = ", ".join(sorted(str(c) for c in commits - {made["commit"]}))
+        commit += f"; some reconstructions were made at {others}"
+    facts = {
+        "run": run,
+        "config hash (SHA-256)": made["config_hash"],
+        "date": made["created"],
+        "pipeline commit": commit,
+    }
+    rows = "".join(
+        f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
+        for k, v in facts.items()
+    )
+    volumes = "".join(
+        f"<tr><td>{html.escape(title)}</td><td>{html.escape(table)}</td><td>{count}</td></tr>"
+        for record, title in zip(records, experiments.values(), strict=True)
+        for table, count in record["test_volumes"].items()
+    )
+    return [
+        "<h2>Run</h2>",
+        f"<table class='run'>{rows}</table>",
+        "<table><thead><tr><th>experiment</th><th>data set / task</th><th>test volumes</th>"
+        f"</tr></thead><tbody>{volumes}</tbody></table>",
+        "<p class='caption'>Over one test volume a table shows n = 1 where a std would be: there "
+        "is no spread to show.</p>",
+    ]
+
+
 def write_report(
     experiments: Mapping[Path, str],
     out: Path,
     curves: Sequence[TrainingCurve] = (),
     title: str = "dblend results",
     software: Mapping[str, Sequence[Mapping[str, str]]] | None = None,
+    run: tuple[str, Any] | None = None,
 ) -> None:
-    """Write ``out`` with one section per experiment folder (mapped to its title), the
-    training curves of their priors (when any method used one), the software versions the
-    results recorded (``software``: kind of result -> one record per file), and how to cite."""
+    """Write ``out``: the run's section when ``run`` (its name and resolved config) is given,
+    one section per experiment folder (mapped to its title), the training curves of their
+    priors (when any method used one), the software versions the results recorded
+    (``software``: kind of result -> one record per file), and how to cite."""
     parts = [
         f"<h1>{html.escape(title)}</h1>",
+        *(run_section(*run, experiments) if run else []),
         f"<p>dblend {__version__}. PSNR (dB) and SSIM are means ± std over test volumes, per "
         "viewing plane and of the whole volume; each table states the convention that scored "
         "it and how many slices of each plane it counted.</p>",

@@ -24,7 +24,23 @@ KEYS = ["dataset", "task", "method"]
 TV_COLUMNS = {"tv": "TV", "tv_truth": "TV ground truth", "tv_ratio": "ratio"}
 ONE_VOLUME = "n = 1"
 """Shown where a std would be: the mean is of one volume, so there is no spread."""
-RUNTIME_COLUMNS = {"seconds_mean": "seconds", "seconds_std": "± std", "nfe": "NFE"}
+RUNTIME_COLUMNS = {
+    "seconds_mean": "seconds",
+    "seconds_std": "± std",
+    "steps": "steps",
+    "nfe": "NFE",
+    "network_inputs": "network inputs",
+    "input_slices": "input slices",
+    "network_calls": "batched calls",
+    "peak_rss_mb": "peak RSS (MiB)",
+    "peak_gpu_mb": "peak GPU (MiB)",
+}
+"""Work per volume under separate names. NFE counts network evaluations of the whole volume
+(one per sampling step; two per DiffusionMBIR predictor-corrector step): the paper's NFE. Network
+inputs are the patches (or single slices) those evaluations feed the network, input slices the
+slices in them, batched calls the forward passes they take."""
+RUNTIME_DECIMALS = {"seconds": 1, "± std": 1, "peak RSS (MiB)": 0, "peak GPU (MiB)": 0}
+"""Seconds to 0.1, memory in whole MiB; counts are whole numbers."""
 SLICES_NOTE = "'slices': slices scored of all slices in the plane, summed over the test volumes."
 METRIC_COLUMNS = [
     "psnr", "ssim", "slices_scored", "slices", "volume_psnr", "volume_ssim", "seconds", "nfe",
@@ -141,24 +157,43 @@ def total_variation_table(metrics: pd.DataFrame, labels: Mapping[str, str]) -> p
 
 
 def runtime_table(metrics: pd.DataFrame, labels: Mapping[str, str]) -> pd.DataFrame:
-    """Wall seconds (mean, std) and network evaluations per volume, per method."""
+    """Per method: wall seconds (mean, std), the work counts of RUNTIME_COLUMNS (mean over
+    volumes) and peak memory (max); columns the metrics do not hold (GPU memory on a CPU run)
+    are left out."""
     per_volume = metrics.drop_duplicates([*KEYS, "volume"])
-    table = per_volume.groupby(KEYS, sort=False).agg(
-        seconds_mean=("seconds", "mean"), seconds_std=("seconds", "std"), nfe=("nfe", "max")
-    )
-    table = table.reset_index()
+    held = [c for c in RUNTIME_COLUMNS if c in per_volume and per_volume[c].notna().any()]
+    aggregations = {
+        "seconds_mean": ("seconds", "mean"),
+        "seconds_std": ("seconds", "std"),
+        **{c: (c, "max" if c.startswith("peak_") else "mean") for c in held},
+    }
+    table = per_volume.groupby(KEYS, sort=False).agg(**aggregations).reset_index()
     return _ordered(table, labels).reset_index(drop=True)
 
 
-def display(table: pd.DataFrame, columns: Mapping[str, str]) -> dict[tuple[str, str], pd.DataFrame]:
-    """Per (dataset, task): label-indexed frames of the named columns, rounded for reading."""
+def display(
+    table: pd.DataFrame,
+    columns: Mapping[str, str],
+    decimals: Mapping[str, int] | None = None,
+) -> dict[tuple[str, str], pd.DataFrame]:
+    """Per (dataset, task): label-indexed frames of the named columns that ``table`` holds,
+    rounded for reading (``decimals`` per shown column name, 4 otherwise; 0 shows integers);
+    a std over one volume shows ONE_VOLUME."""
+    shown = {key: name for key, name in columns.items() if key in table}
+    decimals = decimals or {}
     frames = {}
     for (dataset, task), block in table.groupby(["dataset", "task"], sort=False):
-        frame = block.set_index("label")[list(columns)].round(4).astype(object)
-        for column in columns:
-            if column.endswith("_std"):
-                frame[column] = frame[column].where(frame[column].notna(), ONE_VOLUME)
-        frames[(dataset, task)] = frame.rename(columns=columns)
+        frame = block.set_index("label")[list(shown)]
+        shown_columns = {}
+        for key, name in shown.items():
+            places = decimals.get(name, 4)
+            column = frame[key].round(places)
+            if places == 0:
+                column = column.astype("Int64")
+            if key.endswith("_std"):
+                column = column.astype(object).where(column.notna(), ONE_VOLUME)
+            shown_columns[name] = column
+        frames[(dataset, task)] = pd.DataFrame(shown_columns)
     return frames
 
 
@@ -196,10 +231,12 @@ def to_latex(frame: pd.DataFrame, caption: str, index_name: str = "Method") -> s
     return "\n".join(lines) + "\n"
 
 
-def to_html(frame: pd.DataFrame, heading: str, note: str = "") -> str:
-    """An HTML table of ``frame`` under an ``h3`` heading and a ``note`` paragraph (reports)."""
+def to_html(frame: pd.DataFrame, heading: str, note: str = "", index_name: str = "method") -> str:
+    """An HTML table of ``frame`` under an ``h3`` heading and a ``note`` paragraph (reports);
+    the index comes first, headed ``index_name`` in the column row (no extra row for its name)."""
     paragraph = f"<p>{html.escape(note)}</p>\n" if note else ""
-    return f"<h3>{html.escape(heading)}</h3>\n{paragraph}" + frame.to_html(border=0)
+    table = frame.rename_axis(index_name).reset_index()
+    return f"<h3>{html.escape(heading)}</h3>\n{paragraph}" + table.to_html(border=0, index=False)
 
 
 def sections(

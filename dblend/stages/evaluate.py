@@ -14,8 +14,19 @@ import pandas as pd
 from dblend.arguments import json_section
 from dblend.io import read_array, read_volume, write_csv
 from dblend.metrics import PLANES, Evaluation, score, total_variation
+from dblend.provenance import ROW_PROVENANCE
 
 log = logging.getLogger(__name__)
+RECORDED = (
+    "steps",
+    "nfe",
+    "network_inputs",
+    "input_slices",
+    "network_calls",
+    "peak_rss_mb",
+    "peak_gpu_mb",
+)
+"""The reconstruction's work and memory, copied into each row for the runtime table."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,7 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def evaluate(
     *, truth: Path, recon: Path, labels: dict[str, str], evaluation: dict[str, Any], out: Path
 ) -> None:
-    """One metrics row per plane for one reconstruction, scored as ``evaluation`` says."""
+    """One metrics row per plane for one reconstruction, scored as ``evaluation`` says, with
+    its work, memory and provenance."""
     reference = read_volume(truth)
     estimate, attrs = read_array(recon)
     scores = score(
@@ -51,6 +63,7 @@ def evaluate(
         )
     tv, tv_truth = total_variation(estimate), total_variation(reference)
     ordered = {key: labels[key] for key in ("dataset", "task", "method", "volume")}
+    made = attrs.get("provenance", {})
     rows = [
         {
             **ordered,
@@ -61,9 +74,10 @@ def evaluate(
             "volume_ssim": scores.volume_ssim,
             "outside_range": scores.outside_range,
             "seconds": attrs["seconds"],
-            "nfe": attrs["nfe"],
+            **{key: attrs.get(key) for key in RECORDED},
             "tv": tv,
             "tv_truth": tv_truth,
+            **{key: made.get(key) for key in ROW_PROVENANCE},
         }
         for plane in PLANES
     ]

@@ -21,6 +21,7 @@ from dblend.errors import ConfigError, DataFileError
 from dblend.io import read_volume, write_csv
 from dblend.models.pretrained import WeightSource
 from dblend.models.prior import PriorSpec
+from dblend.provenance import provenance
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--loss-csv", type=Path, required=True)
+    parser.add_argument(
+        "--config-section",
+        type=json_section,
+        help="the settings that define this job (JSON), recorded as its config hash "
+        "(the workflow passes them; default: the prior and network given)",
+    )
 
 
 def train_prior(
@@ -46,8 +53,10 @@ def train_prior(
     seed: int,
     out: Path,
     loss_csv: Path,
+    config_section: dict[str, Any] | None = None,
 ) -> None:
-    """Train a prior on the given volumes; write its checkpoint and loss curve."""
+    """Train a prior on the given volumes; write its checkpoint (with what made it: commit,
+    config hash, seed, training volumes) and loss curve."""
     training = [torch.from_numpy(read_volume(p)) for p in volumes]
     validation = [torch.from_numpy(read_volume(p)) for p in validation_volumes]
     sizes = {tuple(v.shape[1:]) for v in training + validation}
@@ -60,6 +69,12 @@ def train_prior(
     init = prior.get("init") or {}
     source = WeightSource.from_config(init, "priors.init") if init.get("path") else None
     data = {"train": [str(p) for p in volumes], "validation": [str(p) for p in validation_volumes]}
+    made_from = provenance(
+        config_section or {"prior": prior, "network": network},
+        seed,
+        training_volumes=data["train"],
+        validation_volumes=data["validation"],
+    )
     result = training_loop.train_prior(
         spec,
         settings,
@@ -69,6 +84,7 @@ def train_prior(
         resolve_device(device),
         init=source,
         data=data,
+        provenance=made_from,
     )
     write_csv(pd.DataFrame(result.history), loss_csv)
     log.info("trained %s in %.0f s", out, result.seconds)

@@ -14,7 +14,7 @@ BULK = ("ema_weights", "model", "ema", "optimizer", "lr_schedule", "rng", "windo
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("path", type=Path)
+    parser.add_argument("path", type=Path, help="an .h5 file, or a prior checkpoint (.pt)")
 
 
 def describe(*, path: Path) -> None:

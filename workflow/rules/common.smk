@@ -1,5 +1,6 @@
 # Config validation, every path of the pipeline, and the functions the rules share.
 import functools
+import os
 import json
 import os
 import shlex
@@ -9,7 +10,9 @@ from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
 
 from dblend import config as dblend_config
+from dblend import provenance
 from dblend.datasets import pins, preprocess_settings, resolve, volume_names
+from dblend.errors import ConfigError
 from dblend.experiments import (
     TABLE_TITLES,
     experiment_methods,
@@ -19,6 +22,10 @@ from dblend.experiments import (
 )
 
 dblend_config.validate(config)
+config["name"] = dblend_config.run_name(
+    config, workflow.overwrite_configfiles, workflow.config_settings.overwrite_config
+)
+RUN = config["name"]
 CUDA_TASKS = dblend_config.cuda_tasks(config)
 CUDA_RULES = ("simulate", "reconstruct")
 # Why this machine cannot run the CUDA tasks' jobs; only the planning process looks (torch is
@@ -60,12 +67,15 @@ wildcard_constraints:
     volume=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
     collection=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
     series=r"[0-9]+(\.[0-9]+)+",
+    key=r"[a-z0-9_]+-[0-9a-f]{12}",
 
 
 REPOSITORY = Path(workflow.current_basedir).parents[1]
 """This workflow's repository (workflow.basedir is the outer workflow's when used as a module)."""
 os.environ.update(DBLEND_ROOT=str(REPOSITORY))
 """Where envs/dblend.yaml installs dblend from, when Snakemake builds the rules' environment."""
+os.environ.setdefault(provenance.PIPELINE_DIR, str(REPOSITORY))
+"""Jobs record the commit of this checkout (dblend.provenance.pipeline_commit)."""
 CONDA_ENV = str(REPOSITORY / "envs" / "dblend.yaml")
 DOWNLOADS = config["download_dir"]
 SERIES_MARKER = f"{DOWNLOADS}/{{collection}}/{{series}}/DOWNLOAD_COMPLETE.json"
@@ -75,10 +85,15 @@ PRIOR = "results/priors/{dataset}/{prior}.pt"
 PRIOR_LOSS = "results/priors/{dataset}/{prior}.loss.csv"
 PRIOR_LOSS_FIGURE = "results/priors/{dataset}/{prior}.loss.png"
 PRIOR_EXPORT = "results/priors/{dataset}/{prior}-diffusers"
-RECON = "results/recon/{dataset}/{task}/{method}/{volume}.h5"
-METRICS = "results/metrics/{dataset}/{task}/{method}/{volume}.csv"
-EXPERIMENT = "results/experiments/{experiment}"
-EXPERIMENT_TABLES = [f"{EXPERIMENT}/metrics.csv"] + [
+RECON = "results/recon/{dataset}/{task}/{key}/{volume}.h5"
+"""{key}: the method kind and the digest of the settings that define the reconstruction
+(dblend.provenance), so equal settings under any method name or in any run are one file."""
+RUN_DIR = f"results/{RUN}"
+"""What this run alone writes: its metrics, experiments, tables and report. Everything above it
+(volumes, sinograms, priors, reconstructions) is shared by the runs that need the same work."""
+METRICS = f"{RUN_DIR}/metrics/{{dataset}}/{{task}}/{{method}}/{{volume}}.csv"
+EXPERIMENT = f"{RUN_DIR}/experiments/{{experiment}}"
+EXPERIMENT_TABLES = [f"{EXPERIMENT}/metrics.csv", f"{EXPERIMENT}/provenance.json"] + [
     f"{EXPERIMENT}/{name}.{suffix}"
     for name in TABLE_TITLES
     for suffix in ("csv", "md", "tex", "html")
@@ -87,30 +102,42 @@ EXPERIMENT_FIGURE = f"{EXPERIMENT}/figures/{{dataset}}/{{task}}/{{volume}}.png"
 EXPERIMENT_RUNTIME = f"{EXPERIMENT}/runtime.png"
 EXPERIMENT_SWEEP = f"{EXPERIMENT}/sweep.png"
 EXPERIMENT_CHOICE = [f"{EXPERIMENT}/choice.csv", f"{EXPERIMENT}/choice.md"]
-TABLES = "results/tables/metrics.csv"
-SUMMARY = "results/tables/summary.csv"
-SUMMARY_MD = "results/tables/summary.md"
-REPORT = "results/report/report.html"
+TABLES = f"{RUN_DIR}/tables/metrics.csv"
+SUMMARY = f"{RUN_DIR}/tables/summary.csv"
+SUMMARY_MD = f"{RUN_DIR}/tables/summary.md"
+REPORT = f"{RUN_DIR}/report/report.html"
+RUN_STAGES = {
+    "evaluate",
+    "experiment_tables",
+    "combined_tables",
+    "experiment_figure",
+    "runtime_figure",
+    "sweep_figure",
+    "report",
+    "tuning_choice",
+}
+"""Stages whose outputs belong to the run; their logs and benchmarks go under RUN_DIR too."""
 NIFTI = "results/nifti/{kind}/{name}.nii.gz"
 """A volume (kind data) or reconstruction (kind recon) as NIfTI: results/<kind>/<name>.h5."""
-LOGS = "results/logs"
-BENCHMARKS = "results/benchmarks"
 CAPTIONS = str(REPOSITORY / "dblend" / "report" / "captions")
 """Caption templates of `snakemake --report`; the package's HTML report renders the same files."""
 
 
+def _job_file(kind, suffix, stage, wildcards):
+    root = RUN_DIR if stage in RUN_STAGES else "results"
+    name = f"{stage}/{wildcards}" if wildcards else stage
+    return f"{root}/{kind}/{name}.{suffix}"
+
+
 def logs(stage, wildcards=""):
-    """The log of one job of ``stage``: results/logs/<stage>/<wildcards>.log."""
-    return f"{LOGS}/{stage}/{wildcards}.log" if wildcards else f"{LOGS}/{stage}.log"
+    """The log of one job of ``stage``: [results/<run>/ for the run's own stages, else
+    results/] logs/<stage>/<wildcards>.log."""
+    return _job_file("logs", "log", stage, wildcards)
 
 
 def benchmarks(stage, wildcards=""):
-    """Time and memory of one job of ``stage``: results/benchmarks/<stage>/<wildcards>.tsv."""
-    return (
-        f"{BENCHMARKS}/{stage}/{wildcards}.tsv"
-        if wildcards
-        else f"{BENCHMARKS}/{stage}.tsv"
-    )
+    """Time and memory of one job of ``stage``, beside its log: .../benchmarks/<stage>/..tsv."""
+    return _job_file("benchmarks", "tsv", stage, wildcards)
 
 
 def as_json(section):
@@ -160,10 +187,30 @@ def series_marker(wildcards):
 
 
 def preprocess_inputs(wildcards):
-    """A pinned series' download marker; a local copy is searched by the job itself."""
-    if config["datasets"][wildcards.dataset]["source"] == "tcia":
+    """A pinned series' download marker, or the user's local copy (and its manifest): a missing
+    or changed copy is seen when the jobs are planned."""
+    dataset = config["datasets"][wildcards.dataset]
+    if dataset["source"] == "tcia":
         return [series_marker(wildcards)]
-    return []
+    return local_copy(wildcards.dataset)
+
+
+def local_copy(name):
+    """The local_dir (and manifest) of a local_dicom data set; absent ones stop the plan."""
+    dataset = config["datasets"][name]
+    paths = {"local_dir": dataset["local_dir"], "manifest": dataset["manifest"]}
+    found = []
+    for key, value in paths.items():
+        if value is None:
+            continue
+        path = resolve(value, Path.cwd())
+        if not (path.is_dir() if key == "local_dir" else path.is_file()):
+            raise ConfigError(
+                f"config key datasets.{name}.{key}: {path} not found; put your DICOM copy "
+                "there or point the key at it (docs/own_data.md, docs/data.md)"
+            )
+        found.append(str(path))
+    return found
 
 
 def preprocess_json(wildcards):
@@ -250,6 +297,32 @@ def slice_size(dataset):
     )
 
 
+@functools.cache
+def recon_methods(dataset, task):
+    """{reconstruction key: the first method (in config order) with those settings}."""
+    methods = {}
+    for method in config["methods"]:
+        key = provenance.reconstruction_key(config, dataset, task, method)
+        methods.setdefault(key, method)
+    return methods
+
+
+@functools.cache
+def recon_key(dataset, task, method):
+    return provenance.reconstruction_key(config, dataset, task, method)
+
+
+def recon_path(dataset, task, method, volume):
+    """The reconstruction a method's row uses: shared by every method with equal settings."""
+    key = recon_key(dataset, task, method)
+    return RECON.format(dataset=dataset, task=task, key=key, volume=volume)
+
+
+def recon_method(wildcards):
+    """The method a reconstruction job runs as (named in its file and log)."""
+    return recon_methods(wildcards.dataset, wildcards.task)[wildcards.key]
+
+
 def experiment_combinations(experiment):
     """(dataset, task, method, volume) of every reconstruction an experiment needs."""
     entry = config["experiments"][experiment]
@@ -307,7 +380,7 @@ def reported_priors():
 def reported_recons():
     """The reconstructions behind the reported experiments, each once."""
     paths = [
-        RECON.format(dataset=d, task=t, method=m, volume=v)
+        recon_path(d, t, m, v)
         for experiment in config["run"]
         for d, t, m, v in experiment_combinations(experiment)
     ]
@@ -355,6 +428,17 @@ def experiment_table_outputs():
     ]
 
 
+def experiment_section(experiment):
+    """The settings an experiment's tables come from: its entry and its methods' settings."""
+    methods = experiment_methods(config, experiment)
+    return as_json(
+        {
+            "experiment": config["experiments"][experiment],
+            "methods": {method: config["methods"][method] for method in methods},
+        }
+    )
+
+
 def experiment_labels(experiment):
     methods = experiment_methods(config, experiment)
     return as_json({method: method_label(config, method) for method in methods})
@@ -393,11 +477,8 @@ def experiment_outputs(experiment):
 def figure_recons(wildcards):
     """Reconstruction path -> method label, for each method of the figure's experiment."""
     return {
-        RECON.format(
-            dataset=wildcards.dataset,
-            task=wildcards.task,
-            method=method,
-            volume=wildcards.volume,
+        recon_path(
+            wildcards.dataset, wildcards.task, method, wildcards.volume
         ): method_label(config, method)
         for method in experiment_methods(config, wildcards.experiment)
     }
@@ -411,7 +492,7 @@ def sweep_json(wildcards):
 
 def reconstruct_inputs(wildcards):
     inputs = {"sinogram": SINOGRAM.format(**wildcards)}
-    prior = method_prior(wildcards.method)
+    prior = method_prior(recon_method(wildcards))
     if prior:
         inputs["prior"] = PRIOR.format(dataset=wildcards.dataset, prior=prior)
     return inputs
@@ -419,7 +500,7 @@ def reconstruct_inputs(wildcards):
 
 def prior_arguments(wildcards, input):
     """The CLI words naming the prior checkpoint and its expected config, if the method has one."""
-    prior = method_prior(wildcards.method)
+    prior = method_prior(recon_method(wildcards))
     if not prior:
         return ""
     entry = config["priors"][prior]
@@ -430,11 +511,11 @@ def prior_arguments(wildcards, input):
 
 def export_reference(wildcards):
     """The volume whose voxel grid and HU window an exported file takes: itself, or for a
-    reconstruction <dataset>/<task>/<method>/<volume> the test volume it reconstructs.
+    reconstruction <dataset>/<task>/<key>/<volume> the test volume it reconstructs.
     """
     if wildcards.kind == "data":
         return f"results/data/{wildcards.name}.h5"
-    dataset, _task, _method, volume = wildcards.name.split("/")
+    dataset, _task, _key, volume = wildcards.name.split("/")
     return VOLUME.format(dataset=dataset, volume=volume)
 
 
@@ -442,5 +523,7 @@ def nifti_exports():
     """NIfTI of every test volume and reconstruction of the reported experiments."""
     combinations = {c for e in config["run"] for c in experiment_combinations(e)}
     names = {("data", f"{d}/{v}") for d, _task, _method, v in combinations}
-    names |= {("recon", "/".join(combination)) for combination in combinations}
+    names |= {
+        ("recon", f"{d}/{t}/{recon_key(d, t, m)}/{v}") for d, t, m, v in combinations
+    }
     return sorted(NIFTI.format(kind=kind, name=name) for kind, name in names)

@@ -12,7 +12,7 @@ localrules:
 rule evaluate:
     input:
         truth=VOLUME,
-        recon=RECON,
+        recon=lambda w: recon_path(w.dataset, w.task, w.method, w.volume),
     output:
         METRICS,
     log:
@@ -42,12 +42,15 @@ rule experiment_tables:
         CONDA_ENV
     params:
         labels=lambda w: experiment_labels(w.experiment),
+        section=lambda w: experiment_section(w.experiment),
+        run=RUN,
         title=lambda w: experiment_title(w.experiment),
         convention=config["evaluation"]["convention"],
         out_dir=lambda w, output: Path(output[0]).parent,
     shell:
         "dblend experiment_tables --metrics {input} --labels {params.labels:q}"
-        " --out-dir {params.out_dir} > {log} 2>&1"
+        " --out-dir {params.out_dir} --run-name {params.run}"
+        " --config-section {params.section:q} > {log} 2>&1"
 
 
 rule tuning_choice:

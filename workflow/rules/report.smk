@@ -144,6 +144,9 @@ rule report:
             for e in config["run"]
         ),
         curves=training_curve_arguments(),
+        run=RUN,
+        section=as_json(config),
     shell:
         "dblend report --experiment {params.experiments} {params.curves}"
-        " --recons {input.recons} --priors {input.priors} --out {output} > {log} 2>&1"
+        " --recons {input.recons} --priors {input.priors} --out {output}"
+        " --run-name {params.run} --config-section {params.section:q} > {log} 2>&1"

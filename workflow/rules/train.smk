@@ -25,13 +25,15 @@ rule train_prior:
             config["networks"][config["priors"][w.prior]["network"]]
         ),
         seed=lambda w: seed_of("train", w.dataset, w.prior),
+        section=lambda w: as_json(provenance.prior_identity(config, w.dataset, w.prior)),
         device=config["device"],
     shell:
         "dblend --threads {threads} train_prior --prior {params.prior:q}"
         " --network {params.network:q}"
         " --volumes {input.train} --validation-volumes {input.validation}"
         " --device {params.device} --seed {params.seed}"
-        " --out {output.checkpoint} --loss-csv {output.loss} > {log} 2>&1"
+        " --out {output.checkpoint} --loss-csv {output.loss}"
+        " --config-section {params.section:q} > {log} 2>&1"
 
 
 rule convert_checkpoint:
