@@ -156,7 +156,9 @@ def test_gradient_checkpointing_recomputes_activations_for_the_same_gradients(vo
         block = run.model.unet.down_blocks[0].resnets[0]
         block.register_forward_pre_hook(lambda *_, seen=calls[switch]: seen.append(1))
         generator = torch.Generator().manual_seed(2)
-        _loss(run.model, VPSchedule.linear(), patches, spacings, generator, run.device).backward()
+        _loss(
+            run.model, VPSchedule.linear(), patches, spacings, generator, run.device, "auto"
+        ).backward()
         gradients[switch] = [p.grad for p in run.model.parameters()]
     assert {switch: len(seen) for switch, seen in calls.items()} == {False: 1, True: 2}
     for plain, checkpointed in zip(gradients[False], gradients[True], strict=True):
