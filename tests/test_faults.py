@@ -218,8 +218,9 @@ def test_a_damaged_internal_structure_is_named(files, tmp_path):
 
 def tables(metrics: list[Path], out_dir: Path) -> subprocess.CompletedProcess:
     labels = json.dumps({"fbp": "FBP"})
+    run = ("--run-name", "faults", "--config-section", json.dumps({"methods": ["fbp"]}))
     return dblend(
-        "experiment_tables", "--metrics", *metrics, "--labels", labels, "--out-dir", out_dir
+        "experiment_tables", "--metrics", *metrics, "--labels", labels, "--out-dir", out_dir, *run
     )
 
 
