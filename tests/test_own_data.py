@@ -53,7 +53,8 @@ def own_data_run(tmp_path_factory, overlay) -> Path:
     tiny = yaml.safe_load((ROOT / "config" / "test" / "tiny.yaml").read_text())
     speed = workdir / "speed.yaml"
     speed.write_text(yaml.safe_dump({key: tiny[key] for key in ("priors", "methods")}))
-    result = snakemake(workdir, "--cores", "2", "--configfile", OVERLAY, str(speed))
+    # The speed overlay first: the doc's, last, names the run after its file (my_ct).
+    result = snakemake(workdir, "--cores", "2", "--configfile", str(speed), OVERLAY)
     assert result.returncode == 0, result.stderr[-4000:]
     return workdir
 
