@@ -64,6 +64,7 @@ def work_copy(tmp_path_factory) -> Path:
             (copy / name).write_text(text)
     for config in sorted((copy / "config").glob("*.yaml")):
         write_local_copies(copy, yaml.safe_load(config.read_text()) or {})
+        write_downloaded_checkpoints(copy, yaml.safe_load(config.read_text()) or {})
     return copy
 
 
@@ -76,6 +77,16 @@ def write_local_copies(copy: Path, config: dict) -> None:
                 for patient in patients:
                     folder = copy / dataset["local_dir"] / patient / "full_1mm_ct"
                     write_series(folder, 3, patient_id=patient)
+
+
+def write_downloaded_checkpoints(copy: Path, config: dict) -> None:
+    """Empty stand-ins for the published checkpoints a config names (a user downloads them; a
+    plan needs them to exist, never reads them)."""
+    for prior in config.get("priors", {}).values():
+        for source in (prior.get("pretrained"), prior.get("init")):
+            if source and source.get("path"):
+                (copy / source["path"]).parent.mkdir(parents=True, exist_ok=True)
+                (copy / source["path"]).touch()
 
 
 @pytest.fixture(scope="module")
