@@ -10,7 +10,9 @@ pip, wget, conda) are listed and not run; any other command fails the test, so a
 command needs a check here first.
 
 A YAML block whose first line is a comment naming a file (`# config/my_ct.yaml`) is written to
-that path in the copy before the commands run, so a doc's overlay is what its commands use.
+that path in the copy before the commands run, so a doc's overlay is what its commands use; a
+name under `~/` (a user's own Snakemake profile) is written under the test's home, whose
+`.config` the commands see as their XDG config folder.
 """
 
 from __future__ import annotations
@@ -47,7 +49,13 @@ COMMANDS = distinct([command for doc in DOCS for command in commands_of(doc, ROO
 
 
 @pytest.fixture(scope="module")
-def work_copy(tmp_path_factory) -> Path:
+def home(tmp_path_factory) -> Path:
+    """The user's home of the commands: where a doc's `~/...` files go."""
+    return tmp_path_factory.mktemp("home")
+
+
+@pytest.fixture(scope="module")
+def work_copy(tmp_path_factory, home) -> Path:
     """The repository as a user's clone: configs copied, the doc's files and local DICOM
     written, everything else linked; nothing under results/ yet."""
     copy = tmp_path_factory.mktemp("clone")
@@ -60,8 +68,9 @@ def work_copy(tmp_path_factory) -> Path:
             (copy / entry.name).symlink_to(entry)
     for doc in DOCS:
         for name, text in files_of(doc).items():
-            (copy / name).parent.mkdir(parents=True, exist_ok=True)
-            (copy / name).write_text(text)
+            path = home / name.removeprefix("~/") if name.startswith("~/") else copy / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
     for config in sorted((copy / "config").glob("*.yaml")):
         write_local_copies(copy, yaml.safe_load(config.read_text()) or {})
         write_downloaded_checkpoints(copy, yaml.safe_load(config.read_text()) or {})
@@ -90,8 +99,11 @@ def write_downloaded_checkpoints(copy: Path, config: dict) -> None:
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory) -> dict[str, str]:
-    return offline.offline_env(tmp_path_factory.mktemp("offline"))
+def env(tmp_path_factory, home) -> dict[str, str]:
+    return {
+        **offline.offline_env(tmp_path_factory.mktemp("offline")),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+    }
 
 
 def test_the_docs_hold_every_kind_of_command():

@@ -214,7 +214,8 @@ def test_evaluate_command_writes_one_row_per_plane_under_the_convention(tmp_path
     assert list(rows.columns) == [
         "dataset", "task", "method", "volume", "plane", "convention", "psnr", "ssim",
         "slices_scored", "slices", "volume_psnr", "volume_ssim", "outside_range", "seconds",
-        "nfe", "tv", "tv_truth",
+        "steps", "nfe", "network_inputs", "input_slices", "network_calls", "peak_rss_mb",
+        "peak_gpu_mb", "tv", "tv_truth", "seed", "config_hash", "prior_sha256", "commit", "dirty",
     ]  # fmt: skip
     assert list(rows["slices_scored"]) == [6, 7, 8]
     assert rows["psnr"].iloc[0] == pytest.approx(db(AXIAL_MSE))

@@ -76,8 +76,9 @@ def test_tiny_config_runs_as_a_module_of_a_workflow_elsewhere(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-4000:]
     results = tmp_path / "results"
-    assert set(pd.read_csv(results / "tables" / "metrics.csv")["dataset"]) == {"tiny"}
-    assert "How to cite" in (results / "report" / "report.html").read_text()
+    run = results / "tiny"  # the run's own folder, named by the config's `name`
+    assert set(pd.read_csv(run / "tables" / "metrics.csv")["dataset"]) == {"tiny"}
+    assert "How to cite" in (run / "report" / "report.html").read_text()
     volume = results / "data" / "tiny" / "phantom003.h5"
     truth = nib.load(results / "nifti" / "data" / "tiny" / "phantom003.nii.gz")
     recon = nib.load(results / "nifti" / "recon" / "tiny" / "sv8" / "dds" / "phantom003.nii.gz")

@@ -253,7 +253,7 @@ def test_a_second_run_keeps_the_first_and_reuses_its_work(tiny_run):
     assert result.returncode == 0, result.stderr[-4000:]
     second = tiny_run / "results" / "tiny_again"
     assert (second / "report" / "report.html").is_file()
-    assert "| DiffusionBlend++ |" in (second / "tables" / "summary.md").read_text()
+    assert "| DiffusionBlend++ + TV |" in (second / "tables" / "summary.md").read_text()
     assert {p: p.stat().st_mtime_ns for p in first} == first, "the first run is untouched"
     result = snakemake(tiny_run, "--configfile", str(TINY), "-n")
     assert "Nothing to be done" in result.stdout + result.stderr
