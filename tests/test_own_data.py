@@ -50,13 +50,24 @@ def own_data_run(tmp_path_factory, overlay) -> Path:
         folder = workdir / dataset["local_dir"] / patient
         write_series(folder / "ct_soft", 44, rows=48, cols=48, patient_id=patient, hu=body_hu)
         write_series(folder / "localizer", 2, patient_id=patient, description="scout")
-    tiny = yaml.safe_load((ROOT / "config" / "test" / "tiny.yaml").read_text())
     speed = workdir / "speed.yaml"
-    speed.write_text(yaml.safe_dump({key: tiny[key] for key in ("priors", "methods")}))
+    speed.write_text(yaml.safe_dump(speed_overlay(overlay)))
     # The speed overlay first: the doc's, last, names the run after its file (my_ct).
     result = snakemake(workdir, "--cores", "2", "--configfile", str(speed), OVERLAY)
     assert result.returncode == 0, result.stderr[-4000:]
     return workdir
+
+
+def speed_overlay(overlay: dict) -> dict:
+    """Tiny networks and training (config/test/tiny.yaml's priors) and 3 sampling steps for every
+    diffusion method of the doc's experiment: what runs is the doc's, only smaller."""
+    tiny = yaml.safe_load((ROOT / "config" / "test" / "tiny.yaml").read_text())
+    methods = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["methods"]
+    chosen = [m for e in overlay["experiments"].values() for m in e["methods"]]
+    return {
+        "priors": tiny["priors"],
+        "methods": {m: {"steps": 3} for m in chosen if "steps" in methods[m]},
+    }
 
 
 def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
