@@ -21,7 +21,7 @@ from dblend.physics.geometry import parallel_geometry
 from dblend.physics.parallel import ParallelBeamOperator
 from dblend.recon.methods import reconstruct
 from dblend.stages.reconstruct import reconstruct as reconstruct_stage
-from dblend.train import TrainingRun, train_prior, train_step
+from dblend.train import DiffusionObjective, TrainingRun, train_prior, train_step
 
 CPU = torch.device("cpu")
 TRAINING = {
@@ -60,12 +60,13 @@ class Trained(NamedTuple):
 def train_three_steps(**switches: object) -> Trained:
     """Three real training steps from one seed: losses, the first step's gradients and result."""
     torch.manual_seed(0)
-    run = TrainingRun(SPEC, {**TRAINING, **switches}, CPU)
+    run = TrainingRun(ScorePrior(SPEC), {**TRAINING, **switches}, CPU)
     sampler = PatchSampler([smooth_volume(9, 16)], SPEC.slices, SPEC.spacings)
-    losses = [train_step(run, VPSchedule.linear(), sampler)]
+    objective = DiffusionObjective(VPSchedule.linear(), sampler)
+    losses = [train_step(run, objective)]
     gradients = {name: p.grad.detach().clone() for name, p in run.model.named_parameters()}
     weights = {name: value.detach().clone() for name, value in run.model.state_dict().items()}
-    losses += [train_step(run, VPSchedule.linear(), sampler) for _ in range(2)]
+    losses += [train_step(run, objective) for _ in range(2)]
     return Trained(losses, gradients, weights)
 
 
@@ -175,7 +176,7 @@ def test_each_reconstruction_records_its_precision(tmp_path, tiny_volume):
             sinogram=sinogram,
             prior_checkpoint=path,
             prior=prior,
-            network=TINY_NETWORK,
+            prior_network=TINY_NETWORK,
             device="cpu",
             seed=0,
             out=tmp_path / f"{name}.h5",
