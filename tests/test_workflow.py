@@ -241,9 +241,9 @@ def test_a_swept_value_equal_to_the_main_row_is_its_reconstruction(tmp_path):
     result = snakemake(tmp_path, "--configfile", str(TINY), "-n")
     assert result.returncode == 0, result.stderr[-4000:]
     jobs = planned_jobs(result)
-    # fbp, dds, diffusionblend_pp (3 steps) and its sweep over 2 and 3 steps: five rows scored,
-    # four reconstructions, since the 3-step arm has the main row's settings.
-    assert jobs["evaluate"] == 5 and jobs["reconstruct"] == 4
+    # fbp, fbpunet, tpdm, dds, diffusionblend_pp (3 steps) and its sweep over 2 and 3 steps:
+    # seven rows scored, six reconstructions, since the 3-step arm has the main row's settings.
+    assert jobs["evaluate"] == 7 and jobs["reconstruct"] == 6
 
 
 @pytest.mark.slow
