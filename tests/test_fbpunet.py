@@ -174,6 +174,12 @@ def _reconstruct(model: Path, sinogram: Path, out: Path) -> int:
 def test_stages_train_for_one_task_and_refuse_another(stage_files, tmp_path, capsys):
     assert _train(stage_files, tmp_path, "a8", "b8") == 0
     assert len(pd.read_csv(tmp_path / "m.loss.csv")) == 2
+    capsys.readouterr()
+    assert cli.main(["describe", str(tmp_path / "m.pt")]) == 0
+    described = json.loads(capsys.readouterr().out)
+    assert len(described["task"]["geometry"]["angles"]) == 8
+    assert described["provenance"]["seed"] == 0
+    assert described["history"]["entries"] == 2 and "ema_weights" not in described
     assert _reconstruct(tmp_path / "m.pt", stage_files["b8"], tmp_path / "b8.h5") == 0
     volume, attrs = read_array(tmp_path / "b8.h5")
     assert volume.shape == (7, 32, 32) and attrs["nfe"] == 1

@@ -66,10 +66,10 @@ def save_checkpoint(
 
 
 def read_checkpoint(
-    path: str | os.PathLike, fmt: str = PRIOR_FORMAT, *, mmap: bool = False
+    path: str | os.PathLike, fmt: str | tuple[str, ...] = PRIOR_FORMAT, *, mmap: bool = False
 ) -> dict[str, Any]:
-    """Read a checkpoint of format ``fmt`` safely; a missing, truncated, foreign or non-finite
-    file raises.
+    """Read a checkpoint of format ``fmt`` (or of one of several) safely; a missing, truncated,
+    foreign or non-finite file raises.
 
     ``mmap=True`` maps the tensors instead of reading them: cheap when only the metadata (its
     spec, training, software versions) is wanted from a large checkpoint.
@@ -80,9 +80,12 @@ def read_checkpoint(
         state = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except Exception as err:  # torch raises many types for corrupt or unsafe files
         raise DataFileError(f"{path}: not a readable dblend checkpoint ({_why(err)})") from err
-    if not isinstance(state, dict) or state.get("format") != fmt:
+    formats = (fmt,) if isinstance(fmt, str) else fmt
+    if not isinstance(state, dict) or state.get("format") not in formats:
         found = state.get("format") if isinstance(state, dict) else type(state).__name__
-        raise DataFileError(f"{path}: expected a {fmt} checkpoint, found {found!r}")
+        raise DataFileError(
+            f"{path}: expected a {' or '.join(formats)} checkpoint, found {found!r}"
+        )
     _check_finite(path, state, "in its tensors")
     return state
 
