@@ -51,7 +51,7 @@ from dblend.errors import DblendError
 from dblend.models.prior import PriorSpec, ScorePrior
 from dblend.models.schedule import VPSchedule
 from dblend.patches import PatchSampler
-from dblend.train import TrainingRun, train_step
+from dblend.train import DiffusionObjective, TrainingRun, train_step
 
 SCRIPT = "train_throughput.py"
 CPU_SKIPPED = ("paper",)  # run on CPU only when named in --networks
@@ -212,18 +212,18 @@ def measure(
     device = torch.device(device_name)
     volume = torch.from_numpy(thorax_phantom(*volume_args))
     sampler = PatchSampler([volume], spec.slices, spec.spacings, training["crop"])
-    schedule = VPSchedule.linear()
+    objective = DiffusionObjective(VPSchedule.linear(), sampler)
     rss_before = peak_rss_mib()
     torch.manual_seed(training["seed"])
-    run = TrainingRun(spec, training, device)
+    run = TrainingRun(ScorePrior(spec), training, device)
     run.model.train()
-    first_loss = train_step(run, schedule, sampler)
+    first_loss = train_step(run, objective)
     for _ in range(warmup - 1):
-        train_step(run, schedule, sampler)
+        train_step(run, objective)
     reset_peak_gpu(device)
     started = clock(device)
     for _ in range(steps):
-        train_step(run, schedule, sampler)
+        train_step(run, objective)
     seconds = clock(device) - started
     return {
         "first_loss": first_loss,

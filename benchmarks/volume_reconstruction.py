@@ -50,7 +50,8 @@ from dblend.metrics import psnr
 from dblend.physics.geometry import task_geometry
 from dblend.physics.parallel import ParallelBeamOperator
 from dblend.physics.simulate import simulate
-from dblend.recon.methods import reconstruct, uses_prior
+from dblend.recon.kinds import needed_priors
+from dblend.recon.methods import reconstruct
 
 SCRIPT = "volume_reconstruction.py"
 BLEND, BASELINE = "diffusionblend_pp_paper", "dds_paper"  # the papers' settings
@@ -179,8 +180,8 @@ def main(argv: list[str] | None = None) -> int:
         operator.norm  # noqa: B018 - the spectral norm is computed once, not inside a timed run
         for name in args.methods:
             method = method_for_task(config, name, args.task)
-            if not uses_prior(method):
-                fail(SCRIPT, f"--methods {name}: {method['kind']} has no prior to time")
+            if needed_priors(method) != ["prior"]:
+                fail(SCRIPT, f"--methods {name}: {method['kind']} does not sample with one prior")
             if args.batch_size is not None:
                 method["batch_size"] = args.batch_size
             methods[name] = method

@@ -26,15 +26,26 @@ import yaml
 from dblend.errors import ConfigError
 from dblend.experiments import expand_sweeps
 from dblend.models.shape import check_network
-from dblend.recon.kinds import KINDS, kind_of
+from dblend.recon.kinds import KINDS, kind_of, needed_priors, trains_model
 
 SCHEMA_PATH = resources.files("dblend") / "schemas" / "config.schema.yaml"
 CUDA_TASK_KINDS = ("cone_beam",)
 """Task kinds whose projectors run on CUDA only (ASTRA's 3D GPU code)."""
 NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*(_[A-Za-z0-9]+)*")
 """What the schema allows as the name of an entry or a run."""
-SHARED_FOLDERS = ("data", "sinograms", "priors", "recon", "nifti", "logs", "benchmarks")
+SHARED_FOLDERS = (
+    "data",
+    "sinograms",
+    "priors",
+    "fbpunet",
+    "recon",
+    "nifti",
+    "logs",
+    "benchmarks",
+)
 """Folders of results/ that every run shares; a run (results/<name>/) cannot take these names."""
+METHOD_REFERENCES = {"prior": "priors", "auxiliary_prior": "priors", "network": "networks"}
+"""Method keys that name an entry of another section."""
 
 
 def _method_schema(shared: Mapping[str, Any], description: str) -> dict[str, Any]:
@@ -149,8 +160,9 @@ def _check_references(config: dict[str, Any]) -> None:
                 f"remove {' and '.join(extra)}"
             )
     for name, method in config["methods"].items():
-        if "prior" in method:
-            _require([method["prior"]], config["priors"], f"methods.{name}.prior", "priors")
+        for key, section in METHOD_REFERENCES.items():
+            if key in method:
+                _require([method[key]], config[section], f"methods.{name}.{key}", section)
         _check_prior_fits(config, method, f"methods.{name}")
     for name, experiment in config["experiments"].items():
         where = f"experiments.{name}"
@@ -179,23 +191,31 @@ def _sizes(config: dict[str, Any], dataset: str) -> dict[str, int]:
     return sizes
 
 
+def _network_users(config: dict[str, Any], method: str) -> dict[str, dict[str, Any]]:
+    """What trains a network for ``method``, by its config key: its priors, or itself (FBP-UNet)."""
+    entry = config["methods"][method]
+    users = {f"priors.{entry[key]}": config["priors"][entry[key]] for key in needed_priors(entry)}
+    if trains_model(entry):
+        users[f"methods.{method}"] = entry
+    return users
+
+
 def _check_networks(config: dict[str, Any]) -> None:
-    """Each network can be built and takes every slice size and crop a prior of it meets."""
+    """Each network can be built and takes every slice size and crop a model of it meets."""
     sizes: dict[str, dict[str, int]] = {name: {} for name in config["networks"]}
     for experiment in config["experiments"].values():
-        priors = {config["methods"][m].get("prior") for m in experiment["methods"]} - {None}
-        for prior in priors:
-            entry = config["priors"][prior]
-            network = sizes[entry["network"]]
-            trainings = {  # none for a published prior, two with a fine-tuning recipe
-                f"priors.{prior}.training": entry.get("training"),
-                f"priors.{prior}.init.training": (entry.get("init") or {}).get("training"),
-            }
-            for key, training in trainings.items():
-                if training and training["crop"] is not None:
-                    network[f"{key}.crop"] = training["crop"]
-            for dataset in experiment["datasets"]:
-                network.update(_sizes(config, dataset))
+        for method in experiment["methods"]:
+            for where, user in _network_users(config, method).items():
+                network = sizes[user["network"]]
+                trainings = {  # none for a published prior, two with a fine-tuning recipe
+                    f"{where}.training": user.get("training"),
+                    f"{where}.init.training": (user.get("init") or {}).get("training"),
+                }
+                for key, training in trainings.items():
+                    if training and training["crop"] is not None:
+                        network[f"{key}.crop"] = training["crop"]
+                for dataset in experiment["datasets"]:
+                    network.update(_sizes(config, dataset))
     for name, network in config["networks"].items():
         check_network(network, f"config key networks.{name}", sizes[name])
 
@@ -220,14 +240,18 @@ def _check_device(config: dict[str, Any]) -> None:
 
 
 def _check_prior_fits(config: dict[str, Any], method: dict[str, Any], where: str) -> None:
-    """Refuse a method whose prior's slices or spacings cannot serve it (a patch method on a
-    1-slice prior, a window stride beyond the patch), before any job runs."""
-    prior = config["priors"].get(method.get("prior"))
-    if prior is None:
-        return
-    problems = kind_of(method).problems(method, prior["slices"], prior["spacings"])
-    if problems:
-        raise ConfigError(f"{where}: {method['kind']} with prior {method['prior']!r} {problems[0]}")
+    """Refuse a method whose priors' slices, spacings or planes cannot serve it (a patch method
+    on a 1-slice prior, a window stride beyond the patch, TPDM's auxiliary prior on axial
+    slices), before any job runs."""
+    kind = kind_of(method)
+    for key in kind.needs():
+        prior = config["priors"].get(method.get(key))
+        if prior is None:
+            continue
+        plane = prior.get("plane", "axial")
+        problems = kind.problems(method, prior["slices"], prior["spacings"], plane, key)
+        if problems:
+            raise ConfigError(f"{where}: {method['kind']} with {key} {method[key]!r} {problems[0]}")
 
 
 def complete_method(settings: dict[str, Any], where: str = "method") -> dict[str, Any]:

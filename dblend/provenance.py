@@ -70,20 +70,49 @@ def prior_identity(config: Mapping[str, Any], dataset: str, prior: str) -> dict[
     }
 
 
+def _task_settings(config: Mapping[str, Any], task: str) -> dict[str, Any]:
+    return {k: v for k, v in config["tasks"][task].items() if k != "method_overrides"}
+
+
+def fbpunet_identity(
+    config: Mapping[str, Any], dataset: str, task: str, method: str
+) -> dict[str, Any]:
+    """What defines a trained FBP-UNet: its method entry's name, input filter, training and
+    network, the data set of its training volumes and the task of their sinograms."""
+    from dblend.config import method_for_task  # not at import: dblend.config imports dblend.io
+
+    settings = method_for_task(config, method, task)
+    return {
+        "name": method,
+        "settings": {key: settings[key] for key in ("filter", "training")},
+        "network": config["networks"][settings["network"]],
+        "dataset": dataset_identity(config["datasets"][dataset]),
+        "task": _task_settings(config, task),
+        "seed": config["seed"],
+    }
+
+
 def reconstruction_settings(
     config: Mapping[str, Any], dataset: str, task: str, method: str
 ) -> dict[str, Any]:
-    """Everything that defines a reconstruction of one test volume of ``dataset``."""
+    """Everything that defines a reconstruction of one test volume of ``dataset``: with its
+    prior, TPDM's auxiliary prior, and FBP-UNet's trained network."""
     from dblend.config import method_for_task  # not at import: dblend.config imports dblend.io
+    from dblend.recon.kinds import trains_model
 
     settings = {k: v for k, v in method_for_task(config, method, task).items() if k != "label"}
-    task_settings = {k: v for k, v in config["tasks"][task].items() if k != "method_overrides"}
     prior = settings.get("prior")
+    made_with = {}
+    if "auxiliary_prior" in settings:
+        made_with["auxiliary_prior"] = prior_identity(config, dataset, settings["auxiliary_prior"])
+    if trains_model(settings):
+        made_with["model"] = fbpunet_identity(config, dataset, task, method)
     return {
         "dataset": dataset_identity(config["datasets"][dataset]),
-        "task": task_settings,
+        "task": _task_settings(config, task),
         "method": settings,
         "prior": prior_identity(config, dataset, prior) if prior else None,
+        **made_with,
         "seed": config["seed"],
     }
 

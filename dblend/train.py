@@ -1,12 +1,16 @@
-"""One training loop for every prior: epsilon-prediction MSE on random k-slice patches.
+"""One training loop for every learned model: the score priors and FBP-UNet.
 
-AdamW with a linear warm-up then a constant or cosine learning rate, gradient clipping, EMA
-weights (what the samplers use), the training section's precision (bf16 autocast on CUDA by
-default) and speed switches (dblend/models/speed.py; ``fused_optimizer`` picks AdamW's fused
-kernel). The loop checkpoints the whole training state atomically at intervals and, when
-started again, resumes from it exactly: model, EMA, optimizer, schedule, step, random states
-and the partial loss window, so a killed job ends with the same weights and loss history as an
-uninterrupted one.
+A model is trained on an objective, a source of random batches and the model's loss on one:
+epsilon-prediction MSE on random k-slice patches for a prior (``DiffusionObjective``), MSE
+between the network's output for an FBP slice and the true slice for FBP-UNet
+(``SliceRegression``). The loop is the same for every model: AdamW with a linear warm-up then
+a constant or cosine learning rate, gradient clipping, EMA weights (what inference uses; decay 0
+keeps the last weights), the training section's precision (bf16 autocast on CUDA by default)
+and speed switches (dblend/models/speed.py; ``fused_optimizer`` picks AdamW's fused kernel).
+The loop checkpoints the whole training state atomically at intervals and, when started again,
+resumes from it exactly: model, EMA, optimizer, schedule, step, random states and the partial
+loss window, so a killed job ends with the same weights and loss history as an uninterrupted
+one.
 """
 
 from __future__ import annotations
@@ -16,25 +20,33 @@ import logging
 import math
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 import torch.nn.functional as F
 from diffusers.optimization import get_scheduler
 from diffusers.training_utils import EMAModel
+from torch import nn
 from torch.optim.lr_scheduler import LRScheduler
 from tqdm import tqdm
 
 from dblend.errors import ConfigError, DataFileError
-from dblend.models.checkpoint import read_checkpoint, save_checkpoint, spec_differences
+from dblend.models.checkpoint import (
+    PRIOR_FORMAT,
+    read_checkpoint,
+    save_checkpoint,
+    spec_differences,
+)
+from dblend.models.fbpunet import FBPUNET_FORMAT, FbpUNet, FbpUNetSpec
 from dblend.models.pretrained import WeightSource, prior_weights
 from dblend.models.prior import PriorSpec, ScorePrior
 from dblend.models.schedule import VPSchedule
 from dblend.models.speed import autocast, prepare_for_training
-from dblend.patches import PatchSampler
+from dblend.patches import PatchSampler, SlicePairSampler
+from dblend.perpendicular import coronal_training_slices
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +87,7 @@ def lr_scheduler(optimizer: torch.optim.Optimizer, training: dict[str, Any]) -> 
 
 
 def run_identity(
-    spec: PriorSpec,
+    spec: dict[str, Any],
     training: dict[str, Any],
     train_volumes: Sequence[torch.Tensor],
     validation_volumes: Sequence[torch.Tensor],
@@ -84,7 +96,7 @@ def run_identity(
     """What a resume file must match to be resumed from: the spec, the training (but for its
     memory switches, which change no number), the data and the start."""
     return {
-        "spec": spec.to_dict(),
+        "spec": spec,
         "training": {k: v for k, v in training.items() if k not in MEMORY_SWITCHES},
         "data": {
             "train": data_fingerprint(train_volumes),
@@ -104,20 +116,68 @@ def data_fingerprint(volumes: Sequence[torch.Tensor]) -> str:
     return digest.hexdigest()
 
 
+class Objective(Protocol):
+    """What a model is trained on: random batches and the model's loss on one."""
+
+    def loss(
+        self,
+        model: nn.Module,
+        batch_size: int,
+        generator: torch.Generator,
+        device: torch.device,
+        precision: str,
+    ) -> torch.Tensor: ...
+
+
+@dataclass(frozen=True)
+class DiffusionObjective:
+    """A score prior's objective: epsilon-prediction MSE at uniformly drawn timesteps."""
+
+    schedule: VPSchedule
+    patches: PatchSampler
+
+    def loss(
+        self,
+        model: nn.Module,
+        batch_size: int,
+        generator: torch.Generator,
+        device: torch.device,
+        precision: str,
+    ) -> torch.Tensor:
+        patches, spacings = self.patches.sample(batch_size, generator)
+        t = torch.randint(self.schedule.timesteps, (patches.shape[0],), generator=generator)
+        noise = torch.randn(patches.shape, generator=generator)
+        x_t = self.schedule.add_noise(patches, noise, t)
+        with autocast(precision, device):
+            predicted = model(x_t.to(device), t.to(device), spacings.to(device))
+        return F.mse_loss(predicted.float(), noise.to(device))
+
+
+@dataclass(frozen=True)
+class SliceRegression:
+    """A supervised slice-to-slice network's objective (FBP-UNet): MSE to the target slice."""
+
+    pairs: SlicePairSampler
+
+    def loss(
+        self,
+        model: nn.Module,
+        batch_size: int,
+        generator: torch.Generator,
+        device: torch.device,
+        precision: str,
+    ) -> torch.Tensor:
+        inputs, targets = self.pairs.sample(batch_size, generator)
+        with autocast(precision, device):
+            predicted = model(inputs.to(device))
+        return F.mse_loss(predicted.float(), targets.to(device))
+
+
 class TrainingRun:
     """The mutable state of one training run, saved and restored as a whole."""
 
-    def __init__(
-        self,
-        spec: PriorSpec,
-        training: dict[str, Any],
-        device: torch.device,
-        initial: dict[str, torch.Tensor] | None = None,
-    ) -> None:
-        self.spec, self.training, self.device = spec, training, device
-        model = ScorePrior(spec)
-        if initial is not None:
-            model.load_state_dict(initial)
+    def __init__(self, model: nn.Module, training: dict[str, Any], device: torch.device) -> None:
+        self.training, self.device = training, device
         self.model = prepare_for_training(model.to(device), training)
         self.ema = EMAModel(self.model.parameters(), decay=training["ema_decay"])
         self.optimizer = torch.optim.AdamW(
@@ -170,36 +230,18 @@ class TrainingRun:
         return weights
 
 
-def _loss(
-    model: ScorePrior,
-    schedule: VPSchedule,
-    patches: torch.Tensor,
-    spacings: torch.Tensor,
-    generator: torch.Generator,
-    device: torch.device,
-    precision: str,
-) -> torch.Tensor:
-    """Epsilon-prediction MSE at uniformly drawn timesteps."""
-    t = torch.randint(schedule.timesteps, (patches.shape[0],), generator=generator)
-    noise = torch.randn(patches.shape, generator=generator)
-    x_t = schedule.add_noise(patches, noise, t)
-    with autocast(precision, device):
-        predicted = model(x_t.to(device), t.to(device), spacings.to(device))
-    return F.mse_loss(predicted.float(), noise.to(device))
-
-
-def train_step(run: TrainingRun, schedule: VPSchedule, sampler: PatchSampler) -> float:
-    """One optimisation step on a fresh patch batch; returns its loss, refusing a non-finite one."""
-    patches, spacings = sampler.sample(run.training["batch_size"], run.generator)
-    loss = _loss(
-        run.model, schedule, patches, spacings, run.generator, run.device, run.training["precision"]
+def train_step(run: TrainingRun, objective: Objective) -> float:
+    """One optimisation step on a fresh batch; returns its loss, refusing a non-finite one."""
+    training = run.training
+    loss = objective.loss(
+        run.model, training["batch_size"], run.generator, run.device, training["precision"]
     )
     value = loss.item()
     if not math.isfinite(value):
         raise FloatingPointError(f"training loss became {value} at step {run.step}")
     run.optimizer.zero_grad(set_to_none=True)
     loss.backward()
-    torch.nn.utils.clip_grad_norm_(run.model.parameters(), run.training["grad_clip"])
+    torch.nn.utils.clip_grad_norm_(run.model.parameters(), training["grad_clip"])
     run.optimizer.step()
     run.lr_schedule.step()
     run.ema.step(run.model.parameters())
@@ -207,25 +249,26 @@ def train_step(run: TrainingRun, schedule: VPSchedule, sampler: PatchSampler) ->
     return value
 
 
-def _validation_loss(run: TrainingRun, schedule: VPSchedule, sampler: PatchSampler) -> float:
-    """Mean EMA-weight loss on a fixed set of held-out patches, timesteps and noises."""
-    generator = torch.Generator().manual_seed(run.training["seed"] + 1)
+def _validation_loss(run: TrainingRun, objective: Objective) -> float:
+    """Mean EMA-weight loss on a fixed set of held-out batches (the same at every evaluation)."""
+    training = run.training
+    generator = torch.Generator().manual_seed(training["seed"] + 1)
     run.ema.store(run.model.parameters())
     run.ema.copy_to(run.model.parameters())
     run.model.eval()
     losses = []
     with torch.no_grad():
-        for _ in range(run.training["validation_batches"]):
-            patches, spacings = sampler.sample(run.training["batch_size"], generator)
-            precision = run.training["precision"]
-            loss = _loss(run.model, schedule, patches, spacings, generator, run.device, precision)
+        for _ in range(training["validation_batches"]):
+            loss = objective.loss(
+                run.model, training["batch_size"], generator, run.device, training["precision"]
+            )
             losses.append(float(loss))
     run.model.train()
     run.ema.restore(run.model.parameters())
     return sum(losses) / len(losses)
 
 
-def _resume_state(path: Path, identity: dict[str, Any]) -> dict[str, Any] | None:
+def _resume_state(path: Path, identity: dict[str, Any], fmt: str) -> dict[str, Any] | None:
     """The saved state of an earlier attempt at this very run, if there is one.
 
     A resume file made for another spec, training section or data is expected (the config or
@@ -237,7 +280,7 @@ def _resume_state(path: Path, identity: dict[str, Any]) -> dict[str, Any] | None
     if not path.is_file():
         return None
     try:
-        state = read_checkpoint(path)
+        state = read_checkpoint(path, fmt)
     except DataFileError as err:
         raise DataFileError(
             f"{err}; this is the resume state of an interrupted training run: "
@@ -248,6 +291,74 @@ def _resume_state(path: Path, identity: dict[str, Any]) -> dict[str, Any] | None
         log.warning("ignoring %s, made for another config: %s", path, "; ".join(differences))
         return None
     return state
+
+
+def fit(
+    build_model: Callable[[], nn.Module],
+    objective: Objective,
+    validation: Objective | None,
+    training: dict[str, Any],
+    identity: dict[str, Any],
+    checkpoint: str | os.PathLike,
+    device: torch.device,
+    fmt: str,
+    record: dict[str, Any],
+) -> TrainResult:
+    """Train (or resume training) a model and write its final checkpoint to ``checkpoint``.
+
+    ``identity`` (spec, training, data fingerprints, start) must match a resume file for it to
+    be resumed from; the final checkpoint holds its spec, the training section, the EMA weights,
+    the loss history and ``record`` (what else the model's kind keeps); ``fmt`` tags both files
+    with the kind of model they hold.
+    """
+    torch.manual_seed(training["seed"])
+    run = TrainingRun(build_model(), training, device)
+    resume = resume_path(checkpoint)
+    state = _resume_state(resume, identity, fmt)
+    if state is not None:
+        run.restore(state)
+        log.info("resuming %s at step %d", checkpoint, run.step)
+    started = time.perf_counter()
+    steps = training["steps"]
+    bar = tqdm(total=steps, initial=run.step, desc="train", unit="step", disable=None)
+    timed_steps, window_start = 0, time.perf_counter()
+    run.model.train()
+    while run.step < steps:
+        value = train_step(run, objective)
+        run.window.append(value)
+        timed_steps += 1
+        bar.update(1)
+        bar.set_postfix(loss=f"{value:.4f}")
+        if run.step % training["log_every"] == 0 or run.step == steps:
+            rate = timed_steps * training["batch_size"] / (time.perf_counter() - window_start)
+            entry = {"step": run.step, "loss": sum(run.window) / len(run.window)}
+            if validation and (run.step % training["validation_every"] == 0 or run.step == steps):
+                entry["validation_loss"] = _validation_loss(run, validation)
+            run.history.append(entry)
+            log.info(
+                "step %d/%d loss %.5f%s lr %.2e %.1f samples/s",
+                run.step,
+                steps,
+                entry["loss"],
+                f" val {entry['validation_loss']:.5f}" if "validation_loss" in entry else "",
+                run.lr_schedule.get_last_lr()[0],
+                rate,
+            )
+            run.window, timed_steps, window_start = [], 0, time.perf_counter()
+        if run.step % training["checkpoint_every"] == 0 and run.step < steps:
+            save_checkpoint(resume, {**identity, **run.state()}, fmt)
+    bar.close()
+    final = {
+        "spec": identity["spec"],
+        "training": training,
+        "step": run.step,
+        "ema_weights": run.ema_weights(),
+        "history": run.history,
+        **record,
+    }
+    save_checkpoint(checkpoint, final, fmt)
+    resume.unlink(missing_ok=True)
+    return TrainResult(history=run.history, seconds=time.perf_counter() - started)
 
 
 def train_prior(
@@ -261,74 +372,80 @@ def train_prior(
     data: dict[str, list[str]] | None = None,
     provenance: dict[str, Any] | None = None,
 ) -> TrainResult:
-    """Train (or resume training) a prior and write its final checkpoint to ``checkpoint``.
+    """Train (or resume training) a score prior on k-slice patches of the volumes' slices of
+    its plane: axial, or coronal (fitted to the network's size, as ``spec.depth`` says).
 
     With ``init`` the network starts from that checkpoint's weights (``dblend.models.pretrained``)
     instead of a random draw; the final checkpoint records which file (and its SHA-256) it was,
     and ``data`` (the volumes' names per split) for the model card of an exported prior, and
     ``provenance`` (what made it: dblend.provenance) beside the weights.
     """
-    schedule = VPSchedule.linear()
-    sampler = PatchSampler(
-        train_volumes, spec.slices, spec.spacings, training["crop"], spec.value_range
-    )
-    validation = (
-        PatchSampler(
-            validation_volumes, spec.slices, spec.spacings, training["crop"], spec.value_range
-        )
-        if validation_volumes
-        else None
-    )
+    crop = training["crop"]
+    if spec.plane == "coronal":
+        crop = crop or spec.image_size  # windows of volumes deeper than they are wide
+
+    def objective(volumes: Sequence[torch.Tensor]) -> DiffusionObjective:
+        if spec.plane == "coronal":
+            volumes = [coronal_training_slices(v, spec.image_size, spec.depth) for v in volumes]
+        patches = PatchSampler(volumes, spec.slices, spec.spacings, crop, spec.value_range)
+        return DiffusionObjective(VPSchedule.linear(), patches)
+
+    def build() -> ScorePrior:
+        model = ScorePrior(spec)
+        if init is not None:
+            model.load_state_dict(prior_weights(init, spec))
+        return model
+
     started_from = init.record() if init else None
-    identity = run_identity(spec, training, train_volumes, validation_volumes, started_from)
-    torch.manual_seed(training["seed"])
-    initial = prior_weights(init, spec) if init else None
-    run = TrainingRun(spec, training, device, initial)
-    resume = resume_path(checkpoint)
-    state = _resume_state(resume, identity)
-    if state is not None:
-        run.restore(state)
-        log.info("resuming %s at step %d", checkpoint, run.step)
-    started = time.perf_counter()
-    steps = training["steps"]
-    bar = tqdm(total=steps, initial=run.step, desc="train", unit="step", disable=None)
-    timed_steps, window_start = 0, time.perf_counter()
-    run.model.train()
-    while run.step < steps:
-        value = train_step(run, schedule, sampler)
-        run.window.append(value)
-        timed_steps += 1
-        bar.update(1)
-        bar.set_postfix(loss=f"{value:.4f}")
-        if run.step % training["log_every"] == 0 or run.step == steps:
-            rate = timed_steps * training["batch_size"] / (time.perf_counter() - window_start)
-            entry = {"step": run.step, "loss": sum(run.window) / len(run.window)}
-            if validation and (run.step % training["validation_every"] == 0 or run.step == steps):
-                entry["validation_loss"] = _validation_loss(run, schedule, validation)
-            run.history.append(entry)
-            log.info(
-                "step %d/%d loss %.5f%s lr %.2e %.1f patches/s",
-                run.step,
-                steps,
-                entry["loss"],
-                f" val {entry['validation_loss']:.5f}" if "validation_loss" in entry else "",
-                run.lr_schedule.get_last_lr()[0],
-                rate,
-            )
-            run.window, timed_steps, window_start = [], 0, time.perf_counter()
-        if run.step % training["checkpoint_every"] == 0 and run.step < steps:
-            save_checkpoint(resume, {**identity, **run.state()})
-    bar.close()
-    final = {
-        "spec": spec.to_dict(),
-        "training": training,
-        "step": run.step,
-        "ema_weights": run.ema_weights(),
-        "history": run.history,
-        "init": started_from,
-        "data": data,
-        "provenance": provenance or {},
-    }
-    save_checkpoint(checkpoint, final)
-    resume.unlink(missing_ok=True)
-    return TrainResult(history=run.history, seconds=time.perf_counter() - started)
+    return fit(
+        build,
+        objective(train_volumes),
+        objective(validation_volumes) if validation_volumes else None,
+        training,
+        run_identity(spec.to_dict(), training, train_volumes, validation_volumes, started_from),
+        checkpoint,
+        device,
+        PRIOR_FORMAT,
+        {"init": started_from, "data": data, "provenance": provenance or {}},
+    )
+
+
+SlicePairs = Sequence[tuple[torch.Tensor, torch.Tensor]]
+"""(input, target) volumes [Z, H, W] in [0, 1]: for FBP-UNet a volume's FBP and the volume."""
+
+
+def train_fbpunet(
+    spec: FbpUNetSpec,
+    task: dict[str, Any],
+    training: dict[str, Any],
+    train_pairs: SlicePairs,
+    validation_pairs: SlicePairs,
+    checkpoint: str | os.PathLike,
+    device: torch.device,
+    provenance: dict[str, Any] | None = None,
+) -> TrainResult:
+    """Train (or resume training) an FBP-UNet for ``task`` on slice pairs of the volumes; its
+    checkpoint records the task (geometry and noise) it serves, and ``provenance`` (what made
+    it: dblend.provenance)."""
+
+    def objective(pairs: SlicePairs) -> SliceRegression:
+        inputs, targets = [p[0] for p in pairs], [p[1] for p in pairs]
+        return SliceRegression(SlicePairSampler(inputs, targets, training["crop"]))
+
+    def volumes(pairs: SlicePairs) -> list[torch.Tensor]:
+        return [volume for pair in pairs for volume in pair]
+
+    identity = run_identity(
+        spec.to_dict(), training, volumes(train_pairs), volumes(validation_pairs)
+    )
+    return fit(
+        lambda: FbpUNet(spec),
+        objective(train_pairs),
+        objective(validation_pairs) if validation_pairs else None,
+        training,
+        {**identity, "task": task},
+        checkpoint,
+        device,
+        FBPUNET_FORMAT,
+        {"task": task, "provenance": provenance or {}},
+    )

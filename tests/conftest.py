@@ -11,6 +11,7 @@ import torch
 from tiny_workflow import TINY, snakemake
 
 from dblend.models.adm import guided_diffusion_arguments
+from dblend.models.fbpunet import FbpUNet, FbpUNetSpec
 from dblend.models.prior import PriorSpec, ScorePrior
 from dblend.physics.geometry import parallel_geometry
 from dblend.physics.parallel import ParallelBeamOperator
@@ -83,6 +84,22 @@ def patch_prior() -> ScorePrior:
 def slice_prior() -> ScorePrior:
     torch.manual_seed(0)
     return ScorePrior(PriorSpec(1, (1,), 32, TINY_NETWORK)).eval()
+
+
+@pytest.fixture(scope="session")
+def coronal_prior() -> ScorePrior:
+    """TPDM's auxiliary prior: 1-slice, on coronal slices (thin volumes reflect-padded)."""
+    torch.manual_seed(0)
+    spec = PriorSpec(1, (1,), 32, TINY_NETWORK, plane="coronal", depth="pad")
+    return ScorePrior(spec).eval()
+
+
+@pytest.fixture(scope="session")
+def fbpunet_model() -> FbpUNet:
+    """An untrained FBP-UNet for 32 x 32 slices (Hann-filtered FBP input)."""
+    torch.manual_seed(0)
+    network = {**TINY_NETWORK, "attention": [False, False]}
+    return FbpUNet(FbpUNetSpec(network, 32, "hann")).eval()
 
 
 @pytest.fixture(scope="session")

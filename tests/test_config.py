@@ -151,12 +151,24 @@ def test_defaults_are_filled(config):
             lambda c: c["tasks"]["la90"]["method_overrides"]["dds"].update(jump=1),
             r"tasks\.la90\.method_overrides\.dds.*'jump' was unexpected",
         ),
+        (lambda c: c["priors"]["slice"].update(depth="pad"), r"priors\.slice: .* should not be"),
+        (
+            lambda c: c["priors"]["slice"].update(plane="sagittal"),
+            r"priors\.slice\.plane: 'sagittal' is not one of",
+        ),
     ],
 )
 def test_bad_configs_are_refused_naming_the_key(config, change, message):
     change(config)
     with pytest.raises(ConfigError, match=message):
         validate(config)
+
+
+def test_a_coronal_prior_gets_a_depth_mode_and_axial_priors_stay_as_they_were(config):
+    config["priors"]["coronal"] = {**config["priors"]["slice"], "plane": "coronal"}
+    validate(config)
+    assert config["priors"]["coronal"]["depth"] == "pad"
+    assert "plane" not in config["priors"]["slice"] and "depth" not in config["priors"]["slice"]
 
 
 def test_task_overrides_apply_to_their_method_only(config):

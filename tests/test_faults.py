@@ -35,7 +35,7 @@ from dblend.config import load
 from dblend.data.phantoms import thorax_phantom
 from dblend.io import read_array, write_array
 from dblend.models.checkpoint import read_checkpoint, save_checkpoint
-from dblend.models.prior import PriorSpec
+from dblend.models.prior import PriorSpec, ScorePrior
 from dblend.train import TrainingRun, resume_path, run_identity, train_prior
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -251,8 +251,8 @@ def wrong_checkpoint(files: dict[str, Path], path: Path, change: str) -> None:
     if change == "resume state":  # what an interrupted training run leaves, saved by dblend
         spec = PriorSpec.from_config(PRIOR, NETWORK, image_size=SIZE)
         volume = torch.from_numpy(read_array(files["volume"])[0])
-        state = TrainingRun(spec, TRAINING, torch.device("cpu")).state()
-        save_checkpoint(path, {**run_identity(spec, TRAINING, [volume], []), **state})
+        state = TrainingRun(ScorePrior(spec), TRAINING, torch.device("cpu")).state()
+        save_checkpoint(path, {**run_identity(spec.to_dict(), TRAINING, [volume], []), **state})
         return
     state = read_checkpoint(files["patch"])
     if change == "no spec":
@@ -280,7 +280,7 @@ def test_wrong_checkpoints_are_refused_by_name(files, tmp_path, change, message)
     checkpoint, out = tmp_path / "patch.pt", tmp_path / "recon.h5"
     wrong_checkpoint(files, checkpoint, change)
     prior = ("--prior-checkpoint", checkpoint, "--prior", json.dumps(PRIOR))
-    network = ("--network", json.dumps(NETWORK))
+    network = ("--prior-network", json.dumps(NETWORK))
     args = reconstruct_args("diffusionblend_pp", files["sinogram"], out, *prior, *network)
     line = assert_refused(dblend(*args), "reconstruct", named(checkpoint), message)
     assert "weights_only" not in line, "never suggest unpickling a file"

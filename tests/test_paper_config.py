@@ -89,7 +89,9 @@ def test_dry_run_plans_downloads_preprocessing_and_everything_downstream(
     aapm = paper_config["datasets"]["aapm"]["patients"]
     assert jobs["download"] == len(pins["patients"])
     assert jobs["preprocess"] == len(pins["patients"]) + sum(len(ids) for ids in aapm.values())
-    assert jobs["train_prior"] == 2 * 2, "patch and slice prior per data set"
+    assert jobs["train_prior"] == 3 * 2, "patch, slice and coronal prior per data set"
+    tasks = {t for e in paper_config["run"] for t in paper_config["experiments"][e]["tasks"]}
+    assert jobs["train_fbpunet"] == len(tasks) * 2, "one FBP-UNet per task and data set"
     rows = {
         (dataset, task, method)
         for name in paper_config["run"]
@@ -142,7 +144,8 @@ def test_slurm_profile_plans_the_paper_with_gpus_for_training_and_sampling(offli
     log = result.stdout + result.stderr
     for rule, body in JOB.findall(log):
         resources = re.search(r"^    resources: (.*)$", body, re.MULTILINE).group(1)
-        assert ("gpu=1" in resources) == (rule in {"train_prior", "reconstruct"}), rule
+        gpu_rules = {"train_prior", "train_fbpunet", "reconstruct"}
+        assert ("gpu=1" in resources) == (rule in gpu_rules), rule
 
 
 PUBLISHED = {
@@ -191,9 +194,9 @@ def test_diffusionmbir_runs_the_papers_2000_steps(paper_config):
 def test_published_checkpoints_plan_the_papers_fine_tuning_and_the_authors_dds_prior(
     offline_env, tmp_path
 ):
-    """With OpenAI's checkpoint set (config/imagenet_init.yaml) the patch prior fine-tunes with
-    the paper's recipe per data set; with DDS's prior (config/dds_prior.yaml) the slice-prior
-    rows use it converted, and no slice prior is trained."""
+    """With OpenAI's checkpoint set (config/imagenet_init.yaml) the priors fine-tune with the
+    paper's recipe per data set; with DDS's prior (config/dds_prior.yaml) the slice-prior rows
+    use it converted, and the slice prior is trained for TPDM alone (with its coronal prior)."""
     checkpoints = tmp_path / "data" / "checkpoints"
     checkpoints.mkdir(parents=True)
     for name in ("256x256_diffusion_uncond.pt", "AAPM256_1M.pt"):
@@ -201,10 +204,14 @@ def test_published_checkpoints_plan_the_papers_fine_tuning_and_the_authors_dds_p
     overlays = (PAPER, ROOT / "config" / "imagenet_init.yaml", ROOT / "config" / "dds_prior.yaml")
     log = planned(tmp_path, offline_env, configs=overlays)
     trainings = {}
-    for match in re.finditer(r"train_prior --prior '([^']*)'.*?--out results/priors/(\w+)/", log):
-        prior = json.loads(match.group(1))
-        trainings[(match.group(2), prior["slices"])] = prior
-    assert set(trainings) == {("aapm", 3), ("lidc", 3)}
+    for match in re.finditer(
+        r"train_prior --prior '([^']*)'.*?--out results/priors/(\w+)/(\w+)\.pt", log
+    ):
+        trainings[(match.group(2), match.group(3))] = json.loads(match.group(1))
+    priors = ("patch", "slice", "coronal")
+    assert set(trainings) == {(d, p) for d in ("aapm", "lidc") for p in priors}
+    tpdm = r"reconstruct --method-name tpdm .*--prior-checkpoint results/priors/aapm/slice\.pt"
+    assert re.search(tpdm + r" .*--auxiliary-prior-checkpoint results/priors/aapm/coronal\.pt", log)
     for (dataset, _), prior in trainings.items():
         assert prior["init"]["path"] == "data/checkpoints/256x256_diffusion_uncond.pt"
         recipe = prior["training"]
@@ -216,3 +223,13 @@ def test_published_checkpoints_plan_the_papers_fine_tuning_and_the_authors_dds_p
         for d in ("aapm", "lidc")
     ]
     assert "loss_figure" in log and "dds_aapm.loss" not in log, "no loss curve of a published prior"
+
+
+def test_the_tables_have_the_papers_eight_rows_in_its_order(paper_config):
+    labels = ["FBP", "FBP-UNet", "DiffusionMBIR", "TPDM", "DDS 2D", "DDS", "DiffusionBlend"]
+    labels.append("DiffusionBlend++")
+    for table in ("table_sparse_view", "table_limited_angle"):
+        methods = paper_config["experiments"][table]["methods"]
+        assert [paper_config["methods"][m]["label"] for m in methods] == labels, table
+    tpdm = paper_config["methods"]["tpdm"]
+    assert (tpdm["steps"], tpdm["K"], tpdm["auxiliary_prior"]) == (2000, 2, "coronal")

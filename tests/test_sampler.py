@@ -11,19 +11,27 @@ from dblend.config import complete_method
 from dblend.errors import ConfigError
 from dblend.recon.consistency import CONSISTENCY_STEPS
 from dblend.recon.kinds import KINDS
-from dblend.recon.kinds.base import AnalyticKind, DiffusionKind, MethodKind
-from dblend.recon.methods import ANALYTIC, reconstruct
+from dblend.recon.kinds.base import AnalyticKind, DiffusionKind, LearnedKind, MethodKind
+from dblend.recon.methods import ANALYTIC, LEARNED, reconstruct
 from dblend.recon.partitions import PARTITION_RULES
 from dblend.recon.sampler import SAMPLERS
 
 STEPS = 4
-REQUIRED = {"prior": "test", "steps": STEPS, "rho": 0.01, "lam": 1e-4}
+REQUIRED = {
+    "prior": "test",
+    "auxiliary_prior": "test",
+    "steps": STEPS,
+    "rho": 0.01,
+    "lam": 1e-4,
+    "network": "test",
+    "training": {"steps": 1, "batch_size": 1},
+}
 """Values for the keys a kind requires (the rest are its defaults)."""
 BATCH = {"batch_size": 5}
 """Batches smaller than a step's patches, so a step takes several network calls."""
-NFE = {"ddim": STEPS, "predictor_corrector": 2 * STEPS - 1}
+NFE = {"ddim": STEPS, "predictor_corrector": 2 * STEPS - 1, "tpdm": STEPS}
 """Volume-level network evaluations of each sampler loop."""
-DEPTH, SLICES = 13, 3
+DEPTH, SLICES, SIZE = 13, 3, 32
 INPUTS_PER_STEP = {
     "single_slices": (DEPTH, DEPTH),
     "sliding_windows": (DEPTH - SLICES + 1, DEPTH - SLICES + 1),
@@ -45,10 +53,22 @@ def prior_of(kind: MethodKind, request: pytest.FixtureRequest):
     return request.getfixturevalue("patch_prior" if kind.prior.multi_slice else "slice_prior")
 
 
+def models_of(kind: MethodKind, request: pytest.FixtureRequest) -> dict:
+    """The other trained parts a kind needs: an auxiliary (coronal) prior, or its own model."""
+    models = {}
+    if "auxiliary_prior" in kind.needs():
+        models["auxiliary_prior"] = request.getfixturevalue("coronal_prior")
+    if isinstance(kind, LearnedKind):
+        models["model"] = request.getfixturevalue("fbpunet_model")
+    return models
+
+
 def test_every_kind_names_parts_that_exist():
     for kind in KINDS.values():
         if isinstance(kind, AnalyticKind):
             assert kind.algorithm in ANALYTIC, kind.name
+        elif isinstance(kind, LearnedKind):
+            assert kind.algorithm in LEARNED, kind.name
         else:
             assert isinstance(kind, DiffusionKind), kind.name
             assert kind.partition in PARTITION_RULES, kind.name
@@ -62,10 +82,12 @@ def test_method_reconstructs_tiny_volume(name, sv8_operator, tiny_volume, reques
     kind = KINDS[name]
     method = settings_of(kind)
     prior = prior_of(kind, request)
+    models = models_of(kind, request)
     sinogram = sv8_operator.forward(tiny_volume)
 
     def run(seed: int):
-        return reconstruct(name, method, sinogram, sv8_operator, prior, seed, torch.device("cpu"))
+        cpu = torch.device("cpu")
+        return reconstruct(name, method, sinogram, sv8_operator, prior, seed, cpu, **models)
 
     volume, stats = run(0)
     assert volume.shape == tiny_volume.shape
@@ -75,6 +97,8 @@ def test_method_reconstructs_tiny_volume(name, sv8_operator, tiny_volume, reques
         return
     assert stats.nfe == NFE[kind.sampler]
     low, high = INPUTS_PER_STEP[kind.partition]
+    if "auxiliary_prior" in models:  # its steps see the volume's SIZE coronal slices
+        low, high = min(low, SIZE), max(high, SIZE)
     assert stats.nfe * low <= stats.network_inputs <= stats.nfe * high
     # data consistency acts (a single CG iteration per step pulls less than several)
     tolerance = 0.5 if method["cg_iters"] == 1 else 0.2

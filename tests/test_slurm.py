@@ -2,7 +2,7 @@
 
 The run must finish with the metrics table; every job that is not a local rule must have gone
 through sbatch, and no local one; and what slurmctld recorded for each job must be what
-slurm/config.yaml asks: a GPU for train_prior and reconstruct and none for the others, and each
+slurm/config.yaml asks: a GPU for training and reconstruction and none for the others, and each
 rule's runtime and memory.
 """
 
@@ -22,7 +22,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 PROFILE = ROOT / "slurm"
-GPU_RULES = {"train_prior", "reconstruct"}
+GPU_RULES = {"train_prior", "train_fbpunet", "reconstruct"}
 # tiny.yaml cut to one training volume, no validation volume and one prior, so that the chain
 # fits well within two minutes on two cores; it still runs every rule the cluster gets.
 SMALLER = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import NamedTuple
 
 import pytest
@@ -9,11 +10,13 @@ import torch
 from conftest import TINY_NETWORK, smooth_volume
 from diffusers.models.attention_processor import Attention
 
+from dblend import train
 from dblend.config import complete_method
 from dblend.errors import ConfigError
 from dblend.io import read_attrs, write_array
 from dblend.metrics import psnr
 from dblend.models import speed
+from dblend.models.fbpunet import FbpUNetSpec, trained_task
 from dblend.models.prior import PriorSpec, ScorePrior
 from dblend.models.schedule import VPSchedule
 from dblend.patches import PatchSampler
@@ -21,7 +24,7 @@ from dblend.physics.geometry import parallel_geometry
 from dblend.physics.parallel import ParallelBeamOperator
 from dblend.recon.methods import reconstruct
 from dblend.stages.reconstruct import reconstruct as reconstruct_stage
-from dblend.train import TrainingRun, train_prior, train_step
+from dblend.train import DiffusionObjective, TrainingRun, train_fbpunet, train_prior, train_step
 
 CPU = torch.device("cpu")
 TRAINING = {
@@ -60,12 +63,13 @@ class Trained(NamedTuple):
 def train_three_steps(**switches: object) -> Trained:
     """Three real training steps from one seed: losses, the first step's gradients and result."""
     torch.manual_seed(0)
-    run = TrainingRun(SPEC, {**TRAINING, **switches}, CPU)
+    run = TrainingRun(ScorePrior(SPEC), {**TRAINING, **switches}, CPU)
     sampler = PatchSampler([smooth_volume(9, 16)], SPEC.slices, SPEC.spacings)
-    losses = [train_step(run, VPSchedule.linear(), sampler)]
+    objective = DiffusionObjective(VPSchedule.linear(), sampler)
+    losses = [train_step(run, objective)]
     gradients = {name: p.grad.detach().clone() for name, p in run.model.named_parameters()}
     weights = {name: value.detach().clone() for name, value in run.model.state_dict().items()}
-    losses += [train_step(run, VPSchedule.linear(), sampler) for _ in range(2)]
+    losses += [train_step(run, objective) for _ in range(2)]
     return Trained(losses, gradients, weights)
 
 
@@ -110,6 +114,49 @@ def test_bf16_training_stays_within_bf16_precision(plain):
     losses = train_three_steps(precision="bf16").losses
     assert losses == pytest.approx(plain.losses, rel=3e-2)
     assert losses != plain.losses, "bf16 autocast was applied"
+
+
+def _train_fbpunet(training: dict, out: Path) -> train.TrainResult:
+    volume = smooth_volume(6, 16)
+    task = trained_task(parallel_geometry({"kind": "sparse_view", "views": 8}, 16).to_dict(), {})
+    spec = FbpUNetSpec(TINY_NETWORK, 16, "hann")
+    return train_fbpunet(spec, task, training, [(volume.flip(1), volume)], [], out, CPU)
+
+
+def _train_coronal_prior(training: dict, out: Path) -> train.TrainResult:
+    spec = PriorSpec(1, (1,), 16, TINY_NETWORK, plane="coronal", depth="pad")
+    return train_prior(spec, training, [smooth_volume(9, 16)], [], out, CPU)
+
+
+@pytest.mark.parametrize(
+    "trainer", [_train_fbpunet, _train_coronal_prior], ids=["fbpunet", "coronal"]
+)
+def test_fbpunet_and_coronal_prior_training_take_the_switches(trainer, tmp_path, monkeypatch):
+    """FBP-UNet and TPDM's coronal prior train through the priors' loop: the training section's
+    memory switches are applied to their U-Net and its precision reaches their loss."""
+    prepared = []
+
+    def recorded(model, training):
+        prepared.append(model)
+        return speed.prepare_for_training(model, training)
+
+    monkeypatch.setattr(train, "prepare_for_training", recorded)
+
+    def losses(**switches: object) -> list[float]:
+        settings = {**TRAINING, "steps": 2, "log_every": 1, **switches}
+        result = trainer(settings, tmp_path / f"{len(prepared)}.pt")
+        return [entry["loss"] for entry in result.history]
+
+    plain = losses()
+    switched = losses(gradient_checkpointing=True, channels_last=True)
+    unet = prepared[-1].unet
+    assert unet.is_gradient_checkpointing
+    conv = unet.down_blocks[0].resnets[0].conv1.weight
+    assert conv.is_contiguous(memory_format=torch.channels_last)
+    assert switched == pytest.approx(plain, rel=1e-5)
+    bf16 = losses(precision="bf16")
+    assert bf16 == pytest.approx(plain, rel=3e-2)
+    assert bf16 != plain, "bf16 autocast was applied"
 
 
 def test_precision_auto_is_bf16_on_cuda_only():
@@ -175,7 +222,7 @@ def test_each_reconstruction_records_its_precision(tmp_path, tiny_volume):
             sinogram=sinogram,
             prior_checkpoint=path,
             prior=prior,
-            network=TINY_NETWORK,
+            prior_network=TINY_NETWORK,
             device="cpu",
             seed=0,
             out=tmp_path / f"{name}.h5",

@@ -14,7 +14,14 @@ from dblend.models.checkpoint import load_prior, read_checkpoint
 from dblend.models.prior import PriorSpec, ScorePrior
 from dblend.models.schedule import VPSchedule
 from dblend.patches import PatchSampler
-from dblend.train import TrainingRun, _loss, lr_scheduler, resume_path, run_identity, train_prior
+from dblend.train import (
+    DiffusionObjective,
+    TrainingRun,
+    lr_scheduler,
+    resume_path,
+    run_identity,
+    train_prior,
+)
 
 TRAINING = {
     "steps": 40,
@@ -63,15 +70,13 @@ def test_patch_sampler_refuses_volumes_too_thin():
 
 
 def test_training_lowers_the_loss(volumes, tmp_path):
-    schedule = VPSchedule.linear()
-    sampler = PatchSampler(volumes, 3, (1, 3))
+    objective = DiffusionObjective(VPSchedule.linear(), PatchSampler(volumes, 3, (1, 3)))
 
     def fixed_loss(model: ScorePrior) -> float:
         generator = torch.Generator().manual_seed(123)
-        patches, spacings = sampler.sample(32, generator)
         with torch.no_grad():
             cpu = torch.device("cpu")
-            return float(_loss(model, schedule, patches, spacings, generator, cpu, "auto"))
+            return float(objective.loss(model, 32, generator, cpu, "auto"))
 
     torch.manual_seed(0)
     before = fixed_loss(ScorePrior(SPEC))
@@ -146,19 +151,16 @@ def test_unknown_schedule_is_refused_naming_the_key():
 def test_gradient_checkpointing_recomputes_activations_for_the_same_gradients(volumes):
     """On: each residual block runs again in the backward pass (so its activations were not
     kept), and every gradient equals the one computed without it."""
-    sampler = PatchSampler(volumes, 3, (1, 3))
-    patches, spacings = sampler.sample(4, torch.Generator().manual_seed(1))
+    objective = DiffusionObjective(VPSchedule.linear(), PatchSampler(volumes, 3, (1, 3)))
     gradients, calls = {}, {False: [], True: []}
     for switch in (False, True):
         torch.manual_seed(0)
         training = {**TRAINING, "gradient_checkpointing": switch}
-        run = TrainingRun(SPEC, training, torch.device("cpu"))
+        run = TrainingRun(ScorePrior(SPEC), training, torch.device("cpu"))
         block = run.model.unet.down_blocks[0].resnets[0]
         block.register_forward_pre_hook(lambda *_, seen=calls[switch]: seen.append(1))
-        generator = torch.Generator().manual_seed(2)
-        _loss(
-            run.model, VPSchedule.linear(), patches, spacings, generator, run.device, "auto"
-        ).backward()
+        generator = torch.Generator().manual_seed(2)  # the same batch for both
+        objective.loss(run.model, 4, generator, run.device, "auto").backward()
         gradients[switch] = [p.grad for p in run.model.parameters()]
     assert {switch: len(seen) for switch, seen in calls.items()} == {False: 1, True: 2}
     for plain, checkpointed in zip(gradients[False], gradients[True], strict=True):
@@ -167,4 +169,5 @@ def test_gradient_checkpointing_recomputes_activations_for_the_same_gradients(vo
 
 def test_a_run_stopped_for_memory_resumes_with_checkpointing_switched_on(volumes):
     on = {**TRAINING, "gradient_checkpointing": True}
-    assert run_identity(SPEC, on, volumes, []) == run_identity(SPEC, TRAINING, volumes, [])
+    spec = SPEC.to_dict()
+    assert run_identity(spec, on, volumes, []) == run_identity(spec, TRAINING, volumes, [])

@@ -25,7 +25,7 @@ from conftest import TINY_NETWORK, smooth_volume
 from dblend import cli
 from dblend.io import write_array
 from dblend.models.checkpoint import read_checkpoint, save_checkpoint
-from dblend.models.prior import PriorSpec
+from dblend.models.prior import PriorSpec, ScorePrior
 from dblend.train import TrainingRun, resume_path, run_identity, train_prior
 
 NETWORK = {**TINY_NETWORK, "dropout": 0.1}
@@ -155,9 +155,9 @@ def test_resume_file_of_another_config_is_ignored_with_a_warning(tmp_path, caplo
     training = {**TRAINING, "steps": 3, "seed": 7}
     fresh = train_prior(SPEC, training, volumes, [], tmp_path / "fresh.pt", CPU)
     checkpoint = tmp_path / "prior.pt"
-    stale = TrainingRun(SPEC, training, CPU)
+    stale = TrainingRun(ScorePrior(SPEC), training, CPU)
     stale.step = 2
-    identity = {**run_identity(SPEC, training, volumes, []), **change}
+    identity = {**run_identity(SPEC.to_dict(), training, volumes, []), **change}
     save_checkpoint(resume_path(checkpoint), {**identity, **stale.state()})
     with caplog.at_level(logging.WARNING, logger="dblend.train"):
         result = train_prior(SPEC, training, volumes, [], checkpoint, CPU)

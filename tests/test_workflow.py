@@ -59,8 +59,8 @@ def test_whole_chain_writes_tables_figures_and_report(tiny_run):
         "seconds",
     }
     swept = {"diffusionblend_pp_steps_2", "diffusionblend_pp_steps_3"}
-    assert set(table["method"]) == {"fbp", "dds", "diffusionblend_pp", *swept}
-    assert len(table) == 5 * 3, "5 methods x 3 planes x 1 test volume"
+    assert set(table["method"]) == {"fbp", "fbpunet", "tpdm", "dds", "diffusionblend_pp", *swept}
+    assert len(table) == 7 * 3, "7 methods x 3 planes x 1 test volume"
     assert set(table["convention"]) == {"anatomy"}
     for column in ("psnr", "volume_psnr"):
         assert table[column].between(5.0, 60.0).all(), table[column].describe()
@@ -73,7 +73,8 @@ def test_whole_chain_writes_tables_figures_and_report(tiny_run):
     assert numbers.size and np.isfinite(numbers).all()
     one_volume = summary["volumes"] == 1
     assert (summary[spread].isna().all(axis=1) == one_volume).all(), "a std of one volume is empty"
-    assert (table.loc[table.method.isin(["dds", "diffusionblend_pp"]), "nfe"] == 3).all()
+    assert (table.loc[table.method.isin(["dds", "diffusionblend_pp", "tpdm"]), "nfe"] == 3).all()
+    assert (table.loc[table.method == "fbpunet", "nfe"] == 1).all(), "one pass of its U-Net"
     summary_md = (run / "tables" / "summary.md").read_text()
     assert "| DiffusionBlend++ + TV |" in summary_md
     assert "(n = 1)" in summary_md and "± 0.00" not in summary_md, "one test volume"
@@ -88,17 +89,19 @@ def test_whole_chain_writes_tables_figures_and_report(tiny_run):
     sweep = pd.read_csv(run / "experiments" / "tiny_sweep" / "runtime.csv")
     assert sorted(sweep["nfe"]) == [2, 3], "one swept method per steps value"
     assert (run / "experiments" / "tiny_sweep" / "sweep.png").is_file()
-    for prior in ("patch", "slice"):
+    for prior in ("patch", "slice", "coronal"):
         assert (results / "priors" / "tiny" / f"{prior}.loss.png").read_bytes()[:4] == b"\x89PNG"
+    fbpunet = pd.read_csv(results / "fbpunet" / "tiny" / "sv8" / "fbpunet.loss.csv")
+    assert list(fbpunet["step"]) == [2, 4, 6] and fbpunet["validation_loss"].notna().any()
     report = (run / "report" / "report.html").read_text()
-    assert report.count("data:image/png;base64,") == 6, "figure, 2 runtimes, sweep, 2 losses"
+    assert report.count("data:image/png;base64,") == 7, "figure, 2 runtimes, sweep, 3 losses"
     assert "DiffusionBlend++ + TV steps=2" in report
     assert "<h2>Training</h2>" in report
-    for prior in ("patch", "slice"):
+    for prior in ("patch", "slice", "coronal"):
         assert (
             f"prior <code>{prior}</code> on data set\n<code>tiny</code> over its\n6 steps" in report
         )
-    for rule in ("train_prior", "reconstruct", "simulate", "phantom"):
+    for rule in ("train_prior", "train_fbpunet", "reconstruct", "simulate", "phantom"):
         assert any((results / "benchmarks" / rule).rglob("*.tsv")), rule
         assert any((results / "logs" / rule).rglob("*.log")), rule
     assert any((run / "logs" / "evaluate").rglob("*.log")), "the run's own stages log in it"
@@ -148,6 +151,7 @@ SNAKEMAKE_REPORT = {
         "Training loss of prior patch on data set tiny over its 6 steps",
     ),
     "results/priors/tiny/slice.loss.png": ("Training", "tiny", "prior slice on data set tiny"),
+    "results/priors/tiny/coronal.loss.png": ("Training", "tiny", "prior coronal on data set tiny"),
 }
 
 
@@ -237,9 +241,9 @@ def test_a_swept_value_equal_to_the_main_row_is_its_reconstruction(tmp_path):
     result = snakemake(tmp_path, "--configfile", str(TINY), "-n")
     assert result.returncode == 0, result.stderr[-4000:]
     jobs = planned_jobs(result)
-    # fbp, dds, diffusionblend_pp (3 steps) and its sweep over 2 and 3 steps: five rows scored,
-    # four reconstructions, since the 3-step arm has the main row's settings.
-    assert jobs["evaluate"] == 5 and jobs["reconstruct"] == 4
+    # fbp, fbpunet, tpdm, dds, diffusionblend_pp (3 steps) and its sweep over 2 and 3 steps:
+    # seven rows scored, six reconstructions, since the 3-step arm has the main row's settings.
+    assert jobs["evaluate"] == 7 and jobs["reconstruct"] == 6
 
 
 @pytest.mark.slow

@@ -1,10 +1,12 @@
-"""Prior checkpoints: one file holding the weights and the exact spec they were trained for.
+"""Model checkpoints: one file holding the weights and the exact spec they were trained for.
 
-Loading always uses ``weights_only=True`` (no code runs from a checkpoint) and refuses a file
-made for another prior spec, naming each differing key, so a sampler never silently runs a
-network trained under a different config. Every floating-point tensor is checked finite when
-a checkpoint is saved and when it is read, and a file that is not a finished prior (a training
-run's resume state, a file without its spec, weights of another network) is refused by name.
+Every file is tagged with its format (a prior; FBP-UNet has its own), so one kind of model is
+never loaded as another. Loading always uses ``weights_only=True`` (no code runs from a
+checkpoint) and refuses a file made for another prior spec, naming each differing key, so a
+sampler never silently runs a network trained under a different config. Every floating-point
+tensor is checked finite when a checkpoint is saved and when it is read, and a file that is not
+a finished prior (a training run's resume state, a file without its spec, weights of another
+network) is refused by name.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from dblend.io import atomic_path, finite_message
 from dblend.models.prior import PriorSpec, ScorePrior
 from dblend.provenance import software_versions
 
-FORMAT = "dblend-prior/1"
+PRIOR_FORMAT = "dblend-prior/1"
 PRIOR_KEYS = ("spec", "ema_weights")
 """What a finished prior checkpoint holds besides its format (a resume state has no EMA copy)."""
 
@@ -47,22 +49,27 @@ class _RecordingWriter:
         self.handle.flush()
 
 
-def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> None:
-    """Write ``state`` (plain types and tensors only) atomically, tagged with the format and
+def save_checkpoint(
+    path: str | os.PathLike, state: dict[str, Any], fmt: str = PRIOR_FORMAT
+) -> None:
+    """Write ``state`` (plain types and tensors only) atomically, tagged with its format and
     the versions of the software that wrote it."""
     _check_finite(path, state, "to be saved")
     with atomic_path(path) as tmp, tmp.open("wb") as handle:
         writer = _RecordingWriter(handle)
         try:
-            torch.save({"format": FORMAT, **state, "software": software_versions()}, writer)
+            torch.save({"format": fmt, **state, "software": software_versions()}, writer)
         except RuntimeError as err:
             if writer.error is None:
                 raise
             raise writer.error from err
 
 
-def read_checkpoint(path: str | os.PathLike, *, mmap: bool = False) -> dict[str, Any]:
-    """Read a checkpoint safely; a missing, truncated, foreign or non-finite file raises.
+def read_checkpoint(
+    path: str | os.PathLike, fmt: str | tuple[str, ...] = PRIOR_FORMAT, *, mmap: bool = False
+) -> dict[str, Any]:
+    """Read a checkpoint of format ``fmt`` (or of one of several) safely; a missing, truncated,
+    foreign or non-finite file raises.
 
     ``mmap=True`` maps the tensors instead of reading them: cheap when only the metadata (its
     spec, training, software versions) is wanted from a large checkpoint.
@@ -73,9 +80,12 @@ def read_checkpoint(path: str | os.PathLike, *, mmap: bool = False) -> dict[str,
         state = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except Exception as err:  # torch raises many types for corrupt or unsafe files
         raise DataFileError(f"{path}: not a readable dblend checkpoint ({_why(err)})") from err
-    if not isinstance(state, dict) or state.get("format") != FORMAT:
+    formats = (fmt,) if isinstance(fmt, str) else fmt
+    if not isinstance(state, dict) or state.get("format") not in formats:
         found = state.get("format") if isinstance(state, dict) else type(state).__name__
-        raise DataFileError(f"{path}: expected a {FORMAT} checkpoint, found {found!r}")
+        raise DataFileError(
+            f"{path}: expected a {' or '.join(formats)} checkpoint, found {found!r}"
+        )
     _check_finite(path, state, "in its tensors")
     return state
 

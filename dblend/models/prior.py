@@ -3,6 +3,9 @@
 k = 3 with spacings {1, 3} is DiffusionBlend's position-aware 3D-patch prior: the slices of a
 patch are the channels of a 2D U-Net, and the spacing between them is a class label whose
 embedding is added to the timestep embedding. k = 1 is the 2D slice prior of the baselines.
+A prior's ``plane`` says which slices it learnt: axial (every prior but one), or coronal for
+TPDM's auxiliary prior, whose volumes' depth is fitted to the network as ``depth`` says
+(``dblend.perpendicular``).
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ class PriorSpec:
     network: dict[str, Any]
     value_range: tuple[float, float] = (-1.0, 1.0)
     """The network's values of the intensities 0 and 1 (DDS's published prior: 0 and 1)."""
+    plane: str = "axial"
+    depth: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "network", {**NETWORK_DEFAULTS, **self.network})
@@ -56,14 +61,25 @@ class PriorSpec:
         if prior["slices"] == 1 and spacings != (1,):
             raise ConfigError(f"priors: a 1-slice prior takes spacings [1], got {list(spacings)}")
         value_range = prior.get("value_range", cls.value_range)
-        return cls(int(prior["slices"]), spacings, int(image_size), dict(network), value_range)
+        plane = prior.get("plane", "axial")
+        depth = prior.get("depth", "pad") if plane == "coronal" else None
+        slices, size = int(prior["slices"]), int(image_size)
+        return cls(slices, spacings, size, dict(network), value_range, plane, depth)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PriorSpec:
-        """A spec as saved; one saved before value_range existed had the default."""
+        """A spec as saved; one saved before value_range (or plane) existed had the default."""
         value_range = data.get("value_range", cls.value_range)
         spacings = tuple(data["spacings"])
-        return cls(data["slices"], spacings, data["image_size"], data["network"], value_range)
+        return cls(
+            data["slices"],
+            spacings,
+            data["image_size"],
+            data["network"],
+            value_range,
+            data.get("plane", "axial"),
+            data.get("depth"),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -12,12 +12,15 @@ too).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from dblend.errors import ConfigError
 from dblend.models.prior import ScorePrior
+
+if TYPE_CHECKING:
+    from dblend.models.fbpunet import FbpUNet
 
 PRECISIONS = ("auto", "fp32", "bf16")
 
@@ -41,7 +44,9 @@ def autocast(precision: str, device: torch.device) -> torch.autocast:
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
 
 
-def prepare_for_training(model: ScorePrior, training: dict[str, Any]) -> ScorePrior:
+def prepare_for_training(
+    model: ScorePrior | FbpUNet, training: dict[str, Any]
+) -> ScorePrior | FbpUNet:
     """Apply ``training.gradient_checkpointing``, ``channels_last`` and ``compile`` to ``model``,
     in place.
 

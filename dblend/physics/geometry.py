@@ -37,6 +37,14 @@ class ParallelGeometry:
     def n_views(self) -> int:
         return len(self.angles)
 
+    def summary(self) -> str:
+        """The geometry in a few words, for messages."""
+        return (
+            f"parallel beam, {self.n_views} views from {math.degrees(self.angles[0]):g} to "
+            f"{math.degrees(self.angles[-1]):g} degrees, {self.size} x {self.size} slices, "
+            f"{self.detector_bins} bins"
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, **asdict(self)}
 
@@ -67,6 +75,13 @@ class ConeGeometry:
         angles = np.sort(np.mod(self.angles, 2 * math.pi))
         gaps = np.diff(np.concatenate([angles, angles[:1] + 2 * math.pi]))
         return len(angles) > 1 and gaps.max() <= 2.0 * (2 * math.pi / len(angles)) + 1e-9
+
+    def summary(self) -> str:
+        """The geometry in a few words, for messages."""
+        return (
+            f"cone beam, {self.n_views} views, {self.slices} x {self.size} x {self.size} volume, "
+            f"{self.detector_rows} x {self.detector_cols} detector"
+        )
 
     def vectors(self) -> np.ndarray:
         """ASTRA ``cone_vec`` rows: source, detector centre, detector u and v pixel vectors."""

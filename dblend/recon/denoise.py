@@ -18,13 +18,22 @@ from dblend.models.speed import autocast
 from dblend.recon.partitions import Patch
 
 
-class Denoiser(Protocol):
-    """What a sampler needs of a prior: epsilon for a volume under a partition, and its work:
-    network inputs (patches or slices), the slices in them, and batched network calls."""
+class InputCounts(Protocol):
+    """The work a prior's denoiser did: network inputs (patches or slices), the slices in them,
+    and batched network calls."""
 
-    network_inputs: int
-    input_slices: int
-    network_calls: int
+    @property
+    def network_inputs(self) -> int: ...
+
+    @property
+    def input_slices(self) -> int: ...
+
+    @property
+    def network_calls(self) -> int: ...
+
+
+class Denoiser(InputCounts, Protocol):
+    """What a sampler needs of a prior: epsilon for a volume under a partition, and its work."""
 
     def epsilon(self, x_t: torch.Tensor, t: float, patches: Sequence[Patch]) -> torch.Tensor: ...
 

@@ -1,7 +1,8 @@
 """The diffusion samplers: one DDIM-type loop with data consistency, and DiffusionMBIR's PC loop.
 
 Methods differ only in how a step partitions the volume (``Partitioner``), in their
-data-consistency step and in which of these loops they run; the update math of both loops is
+data-consistency step and in which of these loops they run (TPDM runs the DDIM-type loop with
+some steps taken by its auxiliary prior, unconditionally); the update math of both loops is
 in ``dblend.recon.updates`` (its notation block names every symbol). Volumes are [Z, H, W];
 the network works in its prior's units (``value_range``: [-1, 1] unless a published prior says
 otherwise), data consistency in the [0, 1] intensity units of the sinogram.
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,8 +21,9 @@ from tqdm import tqdm
 
 from dblend.models.prior import to_network, to_unit
 from dblend.models.schedule import VPSchedule
-from dblend.recon.denoise import Denoiser
+from dblend.recon.denoise import Denoiser, InputCounts
 from dblend.recon.partitions import Partitioner
+from dblend.recon.tpdm import PerpendicularDenoiser, primary_steps
 from dblend.recon.updates import ancestral_step, dds_renoise, langevin_step, tweedie
 
 log = logging.getLogger(__name__)
@@ -49,12 +51,13 @@ class SamplerStats:
 
     weights: dict[str, float] = field(default_factory=dict)
 
-    def record(self, denoiser: Denoiser, steps: int) -> SamplerStats:
-        """The step count and the denoiser's input counts, after a loop."""
+    def record(self, denoisers: Sequence[InputCounts], steps: int) -> SamplerStats:
+        """The step count and the denoisers' input counts (both priors', for TPDM), after a
+        loop."""
         self.steps = steps
-        self.network_inputs = denoiser.network_inputs
-        self.input_slices = denoiser.input_slices
-        self.network_calls = denoiser.network_calls
+        self.network_inputs = sum(d.network_inputs for d in denoisers)
+        self.input_slices = sum(d.input_slices for d in denoisers)
+        self.network_calls = sum(d.network_calls for d in denoisers)
         return self
 
 
@@ -73,6 +76,13 @@ class SamplingRun:
     device: torch.device
     value_range: tuple[float, float] = (-1.0, 1.0)
     """The network's values of the intensities 0 and 1 (``PriorSpec.value_range``)."""
+    auxiliary: PerpendicularDenoiser | None = None
+    """A second prior some loops alternate with (TPDM's, on coronal slices)."""
+
+    @property
+    def denoisers(self) -> tuple[InputCounts, ...]:
+        """Every prior's denoiser, to count their network inputs."""
+        return (self.denoiser,) if self.auxiliary is None else (self.denoiser, self.auxiliary)
 
     def to_unit(self, x: torch.Tensor) -> torch.Tensor:
         return to_unit(x, self.value_range)
@@ -83,6 +93,12 @@ class SamplingRun:
     def epsilon(self, x: torch.Tensor, t: float, index: int) -> torch.Tensor:
         """The prior's epsilon for every slice under the partition of step ``index``."""
         return self.denoiser.epsilon(x, t, self.partitioner(index, self.shape[0], self.choices))
+
+    def auxiliary_epsilon(self, x: torch.Tensor, t: float) -> torch.Tensor:
+        """The auxiliary prior's epsilon for every slice (TPDM's perpendicular prior)."""
+        if self.auxiliary is None:
+            raise ValueError("this sampler needs an auxiliary prior")
+        return self.auxiliary.epsilon(x, t)
 
     def randn(self) -> torch.Tensor:
         return torch.randn(self.shape, generator=self.noise, device=self.device)
@@ -102,22 +118,33 @@ def _previous(timesteps: list[float], index: int) -> float:
     return timesteps[index + 1] if index + 1 < len(timesteps) else -1
 
 
-def ddim_with_consistency(run: SamplingRun, eta: float) -> tuple[torch.Tensor, SamplerStats]:
-    """DDS / DiffusionBlend(++): Tweedie estimate, data consistency on it, DDS re-noising."""
+def ddim_with_consistency(
+    run: SamplingRun, eta: float, primary: Sequence[bool] | None = None
+) -> tuple[torch.Tensor, SamplerStats]:
+    """DDS / DiffusionBlend(++) / TPDM: Tweedie estimate, data consistency on it, DDS re-noising.
+
+    With ``primary`` (TPDM), the steps it marks False are taken by the auxiliary prior instead,
+    without data consistency.
+    """
     timesteps = run.schedule.sampling_timesteps(run.steps)
     x = run.randn()
     stats = SamplerStats()
     x0 = x
     for index, t in _steps(timesteps, "sample"):
-        eps = run.epsilon(x, t, index)
+        abar = run.schedule.alpha_bar(t)
+        if primary is None or primary[index]:
+            eps = run.epsilon(x, t, index)
+            x0_hat = tweedie(x, eps, abar, run.value_range)
+            x0 = run.to_network(run.consistency(run.to_unit(x0_hat)))
+        else:
+            eps = run.auxiliary_epsilon(x, t)
+            x0 = tweedie(x, eps, abar, run.value_range)
         stats.nfe += 1
-        x0_hat = tweedie(x, eps, run.schedule.alpha_bar(t), run.value_range)
-        x0 = run.to_network(run.consistency(run.to_unit(x0_hat)))
         t_prev = _previous(timesteps, index)
         if t_prev >= 0:
             x = dds_renoise(x0, eps, run.schedule.alpha_bar(t_prev), eta, run.randn())
         _log_progress(index, len(timesteps))
-    return run.to_unit(x0), stats.record(run.denoiser, len(timesteps))
+    return run.to_unit(x0), stats.record(run.denoisers, len(timesteps))
 
 
 def predictor_corrector(run: SamplingRun, snr: float) -> tuple[torch.Tensor, SamplerStats]:
@@ -151,7 +178,7 @@ def predictor_corrector(run: SamplingRun, snr: float) -> tuple[torch.Tensor, Sam
         x = langevin_step(x, eps, abar_prev, abar / abar_prev, snr, run.randn())
         x = enforce(x, abar_prev)
         _log_progress(index, len(timesteps))
-    return run.to_unit(x), stats.record(run.denoiser, len(timesteps))
+    return run.to_unit(x), stats.record(run.denoisers, len(timesteps))
 
 
 Sampler = Callable[[SamplingRun, Mapping[str, Any]], tuple[torch.Tensor, SamplerStats]]
@@ -160,4 +187,7 @@ Sampler = Callable[[SamplingRun, Mapping[str, Any]], tuple[torch.Tensor, Sampler
 SAMPLERS: dict[str, Sampler] = {
     "ddim": lambda run, settings: ddim_with_consistency(run, settings["eta"]),
     "predictor_corrector": lambda run, settings: predictor_corrector(run, settings["snr"]),
+    "tpdm": lambda run, settings: ddim_with_consistency(
+        run, settings["eta"], primary_steps(run.steps, settings["K"], run.choices)
+    ),
 }

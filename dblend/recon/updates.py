@@ -43,6 +43,11 @@ def tweedie(
     return ((x_t - math.sqrt(1.0 - abar) * eps) / math.sqrt(abar)).clamp(*value_range)
 
 
+def implied_epsilon(x_t: torch.Tensor, x0: torch.Tensor, abar: float) -> torch.Tensor:
+    """The eps whose Tweedie estimate of x_t is x0: (x_t - sqrt(abar_t) x0) / sqrt(1 - abar_t)."""
+    return (x_t - math.sqrt(abar) * x0) / math.sqrt(1.0 - abar)
+
+
 def dds_renoise(
     x0: torch.Tensor, eps: torch.Tensor, abar_prev: float, eta: float, fresh: torch.Tensor
 ) -> torch.Tensor:

@@ -20,6 +20,7 @@ from dblend.experiments import (
     method_label,
     sweep_points,
 )
+from dblend.recon.kinds import needed_priors, trains_model
 
 dblend_config.validate(config)
 config["name"] = dblend_config.run_name(
@@ -27,7 +28,7 @@ config["name"] = dblend_config.run_name(
 )
 RUN = config["name"]
 CUDA_TASKS = dblend_config.cuda_tasks(config)
-CUDA_RULES = ("simulate", "reconstruct")
+CUDA_RULES = ("simulate", "train_fbpunet", "reconstruct")
 # Why this machine cannot run the CUDA tasks' jobs; only the planning process looks (torch is
 # imported only then), and says so in a note that dry runs show too.
 NO_CUDA = None
@@ -38,7 +39,8 @@ if CUDA_TASKS and workflow.is_main_process:
 if NO_CUDA:
     logger.warning(
         f"dblend: {NO_CUDA}. A local run stops before any job starts; a cluster profile "
-        f"gives their {' and '.join(CUDA_RULES)} jobs a GPU (resource gpu=1)."
+        f"gives their {', '.join(CUDA_RULES[:-1])} and {CUDA_RULES[-1]} jobs a GPU (resource"
+        " gpu=1)."
     )
 
 
@@ -85,6 +87,9 @@ PRIOR = "results/priors/{dataset}/{prior}.pt"
 PRIOR_LOSS = "results/priors/{dataset}/{prior}.loss.csv"
 PRIOR_LOSS_FIGURE = "results/priors/{dataset}/{prior}.loss.png"
 PRIOR_EXPORT = "results/priors/{dataset}/{prior}-diffusers"
+FBPUNET = "results/fbpunet/{dataset}/{task}/{method}.pt"
+FBPUNET_LOSS = "results/fbpunet/{dataset}/{task}/{method}.loss.csv"
+"""An FBP-UNet per data set, task and method entry, shared by the runs like the priors."""
 RECON = "results/recon/{dataset}/{task}/{key}/{volume}.h5"
 """{key}: the method kind and the digest of the settings that define the reconstruction
 (dblend.provenance), so equal settings under any method name or in any run are one file."""
@@ -236,6 +241,11 @@ def volume_paths(dataset, split):
     return expand(VOLUME, dataset=dataset, volume=volumes(dataset, split))
 
 
+def sinogram_paths(dataset, task, split):
+    """The task's sinograms of a split's volumes (FBP-UNet trains on the training split's)."""
+    return expand(SINOGRAM, dataset=dataset, task=task, volume=volumes(dataset, split))
+
+
 def datasets_from(*sources):
     """A regex matching the data sets of the given sources (or nothing, if there are none)."""
     names = [n for n, d in config["datasets"].items() if d["source"] in sources]
@@ -254,8 +264,20 @@ def method_settings(task, method):
     return {key: value for key, value in settings.items() if key != "label"}
 
 
-def method_prior(method):
-    return config["methods"][method].get("prior")
+def method_priors(method):
+    """The priors a method samples with: its prior and, for TPDM, its auxiliary prior."""
+    entry = config["methods"][method]
+    return [entry[key] for key in needed_priors(entry)]
+
+
+def fbpunet_training(task, method):
+    """What an FBP-UNet's training depends on: its input filter and its training section."""
+    settings = method_settings(task, method)
+    return {key: settings[key] for key in ("filter", "training")}
+
+
+def method_network(method):
+    return config["networks"][config["methods"][method]["network"]]
 
 
 def is_pretrained(prior):
@@ -361,7 +383,7 @@ def experiment_title(experiment):
 def experiment_priors(experiment):
     """(dataset, prior) of every prior an experiment's methods sample with (FBP uses none)."""
     methods = experiment_methods(config, experiment)
-    priors = sorted({method_prior(m) for m in methods} - {None})
+    priors = sorted({prior for m in methods for prior in method_priors(m)})
     datasets = config["experiments"][experiment]["datasets"]
     return [(dataset, prior) for dataset in datasets for prior in priors]
 
@@ -491,22 +513,32 @@ def sweep_json(wildcards):
 
 
 def reconstruct_inputs(wildcards):
+    """The sinogram, and the prior checkpoints or the trained model the method needs."""
     inputs = {"sinogram": SINOGRAM.format(**wildcards)}
-    prior = method_prior(recon_method(wildcards))
-    if prior:
-        inputs["prior"] = PRIOR.format(dataset=wildcards.dataset, prior=prior)
+    method = recon_method(wildcards)
+    entry = config["methods"][method]
+    for key in needed_priors(entry):
+        inputs[key] = PRIOR.format(dataset=wildcards.dataset, prior=entry[key])
+    if trains_model(entry):
+        inputs["model"] = FBPUNET.format(
+            dataset=wildcards.dataset, task=wildcards.task, method=method
+        )
     return inputs
 
 
-def prior_arguments(wildcards, input):
-    """The CLI words naming the prior checkpoint and its expected config, if the method has one."""
-    prior = method_prior(recon_method(wildcards))
-    if not prior:
-        return ""
-    entry = config["priors"][prior]
-    network = config["networks"][entry["network"]]
-    words = ["--prior-checkpoint", input.prior, "--prior", as_json(entry)]
-    return shlex.join(words + ["--network", as_json(network)])
+def model_arguments(wildcards, input):
+    """The CLI words naming each checkpoint the method needs and its expected config."""
+    method = recon_method(wildcards)
+    entry = config["methods"][method]
+    words = []
+    for key in needed_priors(entry):
+        option, prior = key.replace("_", "-"), config["priors"][entry[key]]
+        words += [f"--{option}-checkpoint", input[key], f"--{option}", as_json(prior)]
+        words += [f"--{option}-network", as_json(config["networks"][prior["network"]])]
+    if trains_model(entry):
+        words += ["--model-checkpoint", input.model]
+        words += ["--model-network", as_json(method_network(method))]
+    return shlex.join(words)
 
 
 def export_reference(wildcards):

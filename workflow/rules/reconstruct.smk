@@ -17,7 +17,7 @@ rule reconstruct:
     params:
         name=recon_method,
         method=lambda w: as_json(method_settings(w.task, recon_method(w))),
-        prior=prior_arguments,
+        models=model_arguments,
         seed=lambda w: seed_of("reconstruct", w.key, w.volume),
         section=lambda w: as_json(
             provenance.reconstruction_settings(
@@ -27,6 +27,6 @@ rule reconstruct:
         device=config["device"],
     shell:
         "dblend --threads {threads} reconstruct --method-name {params.name}"
-        " --method {params.method:q} --sinogram {input.sinogram} {params.prior}"
+        " --method {params.method:q} --sinogram {input.sinogram} {params.models}"
         " --device {params.device} --seed {params.seed} --out {output}"
         " --config-section {params.section:q} > {log} 2>&1"

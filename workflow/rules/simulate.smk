@@ -1,4 +1,5 @@
-# Sinograms of each test volume for each task, with ASTRA's projector.
+# Sinograms of a volume for a task, with ASTRA's projector: of every test volume, and of the
+# training and validation volumes for FBP-UNet's training.
 
 
 rule simulate:

@@ -1,5 +1,6 @@
 # Score priors, one per data set and prior entry: trained (from scratch or from an init
 # checkpoint; resumes from its last checkpoint if killed) or converted from a published one.
+# FBP-UNets, one per data set, task and method entry, trained (and resumed) the same way.
 
 
 rule train_prior:
@@ -31,6 +32,41 @@ rule train_prior:
         "dblend --threads {threads} train_prior --prior {params.prior:q}"
         " --network {params.network:q}"
         " --volumes {input.train} --validation-volumes {input.validation}"
+        " --device {params.device} --seed {params.seed}"
+        " --out {output.checkpoint} --loss-csv {output.loss}"
+        " --config-section {params.section:q} > {log} 2>&1"
+
+
+rule train_fbpunet:
+    input:
+        train=lambda w: volume_paths(w.dataset, "train"),
+        train_sinograms=lambda w: sinogram_paths(w.dataset, w.task, "train"),
+        validation=lambda w: volume_paths(w.dataset, "validation"),
+        validation_sinograms=lambda w: sinogram_paths(w.dataset, w.task, "validation"),
+    output:
+        checkpoint=FBPUNET,
+        loss=FBPUNET_LOSS,
+    log:
+        logs("train_fbpunet", "{dataset}/{task}/{method}"),
+    benchmark:
+        benchmarks("train_fbpunet", "{dataset}/{task}/{method}")
+    conda:
+        CONDA_ENV
+    threads: config["threads"]["train"]
+    params:
+        method=lambda w: as_json(fbpunet_training(w.task, w.method)),
+        network=lambda w: as_json(method_network(w.method)),
+        seed=lambda w: seed_of("train_fbpunet", w.dataset, w.task, w.method),
+        section=lambda w: as_json(
+            provenance.fbpunet_identity(config, w.dataset, w.task, w.method)
+        ),
+        device=config["device"],
+    shell:
+        "dblend --threads {threads} train_fbpunet --method {params.method:q}"
+        " --network {params.network:q}"
+        " --volumes {input.train} --sinograms {input.train_sinograms}"
+        " --validation-volumes {input.validation}"
+        " --validation-sinograms {input.validation_sinograms}"
         " --device {params.device} --seed {params.seed}"
         " --out {output.checkpoint} --loss-csv {output.loss}"
         " --config-section {params.section:q} > {log} 2>&1"

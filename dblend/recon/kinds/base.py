@@ -41,12 +41,18 @@ def _no_limits(settings: Settings, slices: int) -> list[str]:
 @dataclass(frozen=True)
 class PriorNeed:
     """The prior a kind samples with: a 1-slice (2D) prior, or a multi-slice patch prior that
-    was trained on the slice spacings ``spacings(settings)`` (the network is told which)."""
+    was trained on the slice spacings ``spacings(settings)`` (the network is told which), of
+    slices of one ``plane`` (axial, or coronal for TPDM's auxiliary prior)."""
 
     multi_slice: bool
     spacings: Callable[[Settings], frozenset[int]] = _adjacent
+    plane: str = "axial"
 
-    def problems(self, settings: Settings, slices: int, spacings: Sequence[int]) -> list[str]:
+    def problems(
+        self, settings: Settings, slices: int, spacings: Sequence[int], plane: str = "axial"
+    ) -> list[str]:
+        if plane != self.plane:
+            return [f"needs a prior of {self.plane} slices, got one of {plane} slices"]
         if not self.multi_slice and slices != 1:
             return [f"needs a 1-slice prior, got a {slices}-slice prior"]
         if self.multi_slice and slices < 2:
@@ -64,7 +70,7 @@ class MethodKind:
     ``keys`` maps each config key beyond ``kind`` to its JSON schema: a shared key (one of
     ``$defs.method_keys``) by name with an optional overlay (e.g. another default), the kind's
     own keys in full, each with its default and a description. ``limits`` states what ties the
-    kind's keys to the slices of its prior (beyond what the schema can say).
+    kind's keys to the slices of its (main) prior, beyond what the schema can say.
     """
 
     name: str
@@ -74,11 +80,25 @@ class MethodKind:
     prior: PriorNeed | None = None
     limits: Callable[[Settings, int], list[str]] = _no_limits
 
-    def problems(self, settings: Settings, slices: int, spacings: Sequence[int]) -> list[str]:
-        """Why ``settings`` cannot run with a prior of ``slices`` slices and ``spacings``."""
-        if self.prior is None:
+    def needs(self) -> dict[str, PriorNeed]:
+        """The priors the kind samples with, by the config key that names each."""
+        return {"prior": self.prior} if self.prior is not None else {}
+
+    def problems(
+        self,
+        settings: Settings,
+        slices: int,
+        spacings: Sequence[int],
+        plane: str = "axial",
+        key: str = "prior",
+    ) -> list[str]:
+        """Why ``settings`` cannot run with the prior named by ``key`` (of ``slices`` slices of
+        ``plane``, trained on ``spacings``)."""
+        need = self.needs().get(key)
+        if need is None:
             return []
-        return self.prior.problems(settings, slices, spacings) + self.limits(settings, slices)
+        problems = need.problems(settings, slices, spacings, plane)
+        return problems + self.limits(settings, slices) if key == "prior" else problems
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -89,12 +109,27 @@ class AnalyticKind(MethodKind):
 
 
 @dataclass(frozen=True, kw_only=True)
+class LearnedKind(MethodKind):
+    """A method with a network of its own, trained per data set and task on the training
+    volumes (FBP-UNet), and no prior: ``algorithm`` names its entry in
+    ``dblend.recon.methods.LEARNED``."""
+
+    algorithm: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class DiffusionKind(MethodKind):
     """A diffusion sampler: a prior, and the named partition rule, sampler loop and
     data-consistency step it runs with (``dblend.recon.partitions.PARTITION_RULES``,
-    ``dblend.recon.sampler.SAMPLERS``, ``dblend.recon.consistency.CONSISTENCY_STEPS``)."""
+    ``dblend.recon.sampler.SAMPLERS``, ``dblend.recon.consistency.CONSISTENCY_STEPS``).
+    ``auxiliary_prior`` is a second prior some samplers alternate with (TPDM's coronal one)."""
 
     prior: PriorNeed = field(default_factory=lambda: PriorNeed(multi_slice=False))
+    auxiliary_prior: PriorNeed | None = None
     partition: str
     sampler: str
     consistency: str
+
+    def needs(self) -> dict[str, PriorNeed]:
+        auxiliary = {"auxiliary_prior": self.auxiliary_prior} if self.auxiliary_prior else {}
+        return {"prior": self.prior, **auxiliary}
