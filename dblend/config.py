@@ -12,6 +12,7 @@ with, and cone-beam tasks on a CPU-only ``device``.
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import os
 import re
@@ -76,7 +77,14 @@ def _method_schema(shared: Mapping[str, Any], description: str) -> dict[str, Any
 
 def schema() -> dict[str, Any]:
     """The full schema, method kinds included, with every local ``$ref`` inlined, so defaults
-    sit where they apply."""
+    sit where they apply (a copy: the caller may change it)."""
+    return copy.deepcopy(_parsed_schema())
+
+
+@functools.cache
+def _parsed_schema() -> dict[str, Any]:
+    """The schema read once per process (a plan completes the method of every job with it);
+    validation only reads it, filling an instance's defaults with copies."""
     loaded = yaml.safe_load(SCHEMA_PATH.read_text())
     definitions = loaded.pop("$defs")
     definitions["method"] = _method_schema(
@@ -125,7 +133,7 @@ def _message(error: jsonschema.ValidationError) -> str:
 
 def validate(config: dict[str, Any], where: str = "config") -> dict[str, Any]:
     """Validate ``config`` in place (filling defaults) and check its cross-references."""
-    full = schema()
+    full = _parsed_schema()
     validator_class = _with_defaults(jsonschema.validators.validator_for(full))
     validator = validator_class(full)
     errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
@@ -256,7 +264,7 @@ def _check_prior_fits(config: dict[str, Any], method: dict[str, Any], where: str
 
 def complete_method(settings: dict[str, Any], where: str = "method") -> dict[str, Any]:
     """Validate one method entry against its kind's keys, filling its defaults (in place)."""
-    method_schema = schema()["$defs"]["method"]
+    method_schema = _parsed_schema()["$defs"]["method"]
     validator = _with_defaults(jsonschema.validators.validator_for(method_schema))(method_schema)
     errors = list(validator.iter_errors(settings))
     if errors:
