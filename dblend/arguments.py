@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
 
 
@@ -21,3 +22,19 @@ def key_value(text: str) -> tuple[str, str]:
     if not sep or not key:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
     return key, value
+
+
+def add_training_arguments(parser: argparse.ArgumentParser, defined_by: str) -> None:
+    """The arguments every training stage takes beside what it trains on: device, seed, the
+    checkpoint and loss curve it writes, and the settings that define the job (``defined_by``
+    names the default: the sections it was given)."""
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--seed", type=int, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--loss-csv", type=Path, required=True)
+    parser.add_argument(
+        "--config-section",
+        type=json_section,
+        help="the settings that define this job (JSON), recorded as its config hash "
+        f"(the workflow passes them; default: {defined_by})",
+    )

@@ -12,7 +12,7 @@ import pandas as pd
 import torch
 
 from dblend import train as training_loop
-from dblend.arguments import json_section
+from dblend.arguments import add_training_arguments, json_section
 from dblend.device import resolve_device
 from dblend.errors import DataFileError
 from dblend.io import read_volume, write_csv
@@ -35,16 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--validation-volumes", type=Path, nargs="*", default=[])
     parser.add_argument("--validation-sinograms", type=Path, nargs="*", default=[])
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--seed", type=int, required=True)
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--loss-csv", type=Path, required=True)
-    parser.add_argument(
-        "--config-section",
-        type=json_section,
-        help="the settings that define this job (JSON), recorded as its config hash "
-        "(the workflow passes them; default: the method and network given)",
-    )
+    add_training_arguments(parser, "the method and network given")
 
 
 def _fbp_pairs(

@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 
 from dblend import train as training_loop
-from dblend.arguments import json_section
+from dblend.arguments import add_training_arguments, json_section
 from dblend.device import resolve_device
 from dblend.errors import ConfigError, DataFileError
 from dblend.io import read_volume, write_csv
@@ -31,16 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--network", type=json_section, required=True, help="its network (JSON)")
     parser.add_argument("--volumes", type=Path, nargs="+", required=True)
     parser.add_argument("--validation-volumes", type=Path, nargs="*", default=[])
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--seed", type=int, required=True)
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--loss-csv", type=Path, required=True)
-    parser.add_argument(
-        "--config-section",
-        type=json_section,
-        help="the settings that define this job (JSON), recorded as its config hash "
-        "(the workflow passes them; default: the prior and network given)",
-    )
+    add_training_arguments(parser, "the prior and network given")
 
 
 def train_prior(
