@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import torch
 from conftest import TINY_NETWORK, smooth_volume
+from tiny_workflow import tiny_training
 
 from dblend import cli
 from dblend.errors import DataFileError
@@ -24,27 +25,15 @@ CPU = torch.device("cpu")
 NETWORK = {**TINY_NETWORK, "attention": [False, False]}
 SPEC = FbpUNetSpec(network=NETWORK, image_size=32, filter="hann")
 NOISE_FREE = {"model": "none"}
-TRAINING = {
-    "steps": 40,
-    "batch_size": 4,
-    "learning_rate": 3e-3,
-    "warmup_steps": 0,
-    "lr_schedule": "cosine",
-    "weight_decay": 0.0,
-    "ema_decay": 0.0,
-    "grad_clip": 1.0,
-    "gradient_checkpointing": False,
-    "precision": "auto",
-    "channels_last": False,
-    "compile": False,
-    "fused_optimizer": False,
-    "crop": None,
-    "log_every": 20,
-    "checkpoint_every": 20,
-    "validation_every": 20,
-    "validation_batches": 1,
-    "seed": 0,
-}
+TRAINING = tiny_training(
+    steps=40,
+    learning_rate=3e-3,
+    warmup_steps=0,
+    ema_decay=0.0,
+    log_every=20,
+    checkpoint_every=20,
+    validation_every=20,
+)
 
 
 def _pair(

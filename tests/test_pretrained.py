@@ -13,6 +13,7 @@ import pytest
 import torch
 from conftest import randomised, reference_adm, smooth_volume
 from diffusers import UNet2DModel
+from tiny_workflow import tiny_training
 
 from dblend.cli import main
 from dblend.config import complete_method
@@ -37,27 +38,15 @@ ADM_NETWORK = {
 }
 PATCH = PriorSpec(3, (1, 3), 32, ADM_NETWORK)
 SLICE = PriorSpec(1, (1,), 32, ADM_NETWORK)
-TRAINING = {
-    "steps": 3,
-    "batch_size": 4,
-    "learning_rate": 1e-5,
-    "warmup_steps": 0,
-    "lr_schedule": "constant",
-    "weight_decay": 0.0,
-    "ema_decay": 0.9,
-    "grad_clip": 1.0,
-    "gradient_checkpointing": False,
-    "crop": None,
-    "precision": "auto",
-    "channels_last": False,
-    "compile": False,
-    "fused_optimizer": False,
-    "log_every": 1,
-    "checkpoint_every": 10,
-    "validation_every": 3,
-    "validation_batches": 1,
-    "seed": 0,
-}
+TRAINING = tiny_training(
+    steps=3,
+    learning_rate=1e-5,
+    warmup_steps=0,
+    lr_schedule="constant",
+    ema_decay=0.9,
+    log_every=1,
+    checkpoint_every=10,
+)
 TV = {"steps": 3, "cg_iters": 2, "rho": 0.01, "lam": 1e-4}
 DDS = complete_method({"kind": "dds", "prior": "slice", **TV})
 BLEND = complete_method({"kind": "diffusionblend_pp", "prior": "patch", **TV})

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import TINY_NETWORK, smooth_volume
+from tiny_workflow import tiny_training
 
 from dblend.config import complete_method, load, validate
 from dblend.errors import ConfigError, DataFileError
@@ -123,27 +124,16 @@ def test_auxiliary_prior_must_be_a_coronal_slice_prior(slice_prior):
 
 def test_coronal_prior_trains_on_volumes_thinner_and_deeper_than_wide(tmp_path):
     spec = PriorSpec(1, (1,), 32, NETWORK, plane="coronal", depth="pad")
-    training = {
-        "steps": 2,
-        "batch_size": 4,
-        "learning_rate": 1e-3,
-        "warmup_steps": 0,
-        "lr_schedule": "constant",
-        "weight_decay": 0.0,
-        "ema_decay": 0.9,
-        "grad_clip": 1.0,
-        "gradient_checkpointing": False,
-        "precision": "auto",
-        "channels_last": False,
-        "compile": False,
-        "fused_optimizer": False,
-        "crop": None,
-        "log_every": 1,
-        "checkpoint_every": 10,
-        "validation_every": 1,
-        "validation_batches": 1,
-        "seed": 0,
-    }
+    training = tiny_training(
+        steps=2,
+        learning_rate=1e-3,
+        warmup_steps=0,
+        lr_schedule="constant",
+        ema_decay=0.9,
+        log_every=1,
+        checkpoint_every=10,
+        validation_every=1,
+    )
     volumes = [smooth_volume(13, 32), smooth_volume(40, 32)]
     result = train_prior(spec, training, volumes, volumes[:1], tmp_path / "c.pt", CPU)
     assert len(result.history) == 2
