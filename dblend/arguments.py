@@ -32,6 +32,12 @@ def add_training_arguments(parser: argparse.ArgumentParser, defined_by: str) -> 
     parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--loss-csv", type=Path, required=True)
+    add_job_settings(parser, defined_by)
+
+
+def add_job_settings(parser: argparse.ArgumentParser, defined_by: str) -> None:
+    """--config-section: the settings that define a job, recorded as its config hash; without
+    it, ``defined_by`` (the sections the job was given) stand in."""
     parser.add_argument(
         "--config-section",
         type=json_section,

@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from dblend.arguments import json_section
+from dblend.arguments import add_job_settings, json_section
 from dblend.device import clock, peak_memory_mb, reset_peak_gpu, resolve_device
 from dblend.errors import DataFileError
 from dblend.io import write_array
@@ -43,12 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument(
-        "--config-section",
-        type=json_section,
-        help="the settings that define this job (JSON), recorded as its config hash "
-        "(the workflow passes them; default: the method, priors and networks given)",
-    )
+    add_job_settings(parser, "the method, priors and networks given")
 
 
 def _load_prior(
