@@ -20,6 +20,7 @@ import dblend
 from dblend.config import load
 from dblend.device import resolve_device
 from dblend.errors import DblendError
+from dblend.models.checkpoint import load_prior
 from dblend.models.prior import PriorSpec, ScorePrior
 
 REPO_CONFIG = Path(__file__).resolve().parents[1] / "config" / "config.yaml"
@@ -123,3 +124,19 @@ def build_prior(
     )
     torch.manual_seed(0)
     return ScorePrior(spec).to(device).eval()
+
+
+def load_priors(
+    config: dict, named: list[str], image_size: int, device: torch.device
+) -> dict[str, ScorePrior]:
+    """Each NAME=CHECKPOINT as the config's prior NAME, refusing a checkpoint of another config."""
+    priors = {}
+    for item in named:
+        name, sep, path = item.partition("=")
+        if not sep or name not in config["priors"]:
+            known = ", ".join(sorted(config["priors"]))
+            raise DblendError(f"--prior {item!r}: expected NAME=CHECKPOINT with NAME in {known}")
+        settings = config["priors"][name]
+        spec = PriorSpec.from_config(settings, config["networks"][settings["network"]], image_size)
+        priors[name] = load_prior(path, spec, device)
+    return priors

@@ -20,11 +20,10 @@ import math
 from pathlib import Path
 
 import torch
-from _common import add_common_arguments, fail, machine_lines, setup, table
+from _common import add_common_arguments, fail, load_priors, machine_lines, setup, table
 
 from dblend.errors import DblendError
 from dblend.io import read_array
-from dblend.models.checkpoint import load_prior
 from dblend.models.prior import PriorSpec, ScorePrior
 from dblend.models.schedule import VPSchedule
 
@@ -58,22 +57,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0, help="noise seed")
     add_common_arguments(parser)
     return parser.parse_args(argv)
-
-
-def load_priors(
-    config: dict, named: list[str], image_size: int, device: torch.device
-) -> dict[str, ScorePrior]:
-    """Each NAME=CHECKPOINT as the config's prior NAME, refusing a checkpoint of another config."""
-    priors = {}
-    for item in named:
-        name, sep, path = item.partition("=")
-        if not sep or name not in config["priors"]:
-            known = ", ".join(sorted(config["priors"]))
-            raise DblendError(f"--prior {item!r}: expected NAME=CHECKPOINT with NAME in {known}")
-        settings = config["priors"][name]
-        spec = PriorSpec.from_config(settings, config["networks"][settings["network"]], image_size)
-        priors[name] = load_prior(path, spec, device)
-    return priors
 
 
 def centre_windows(spec: PriorSpec, spacing: int, slices: torch.Tensor) -> torch.Tensor:

@@ -296,3 +296,47 @@ def test_adm_conversion_prints_equal_epsilons_for_every_case(tmp_path, in_channe
     assert len(cases) == (4 if in_channels == "3" else 1), out
     for case, difference, largest in cases:
         assert float(difference) < 1e-5 and float(largest) > 0.01, case
+
+
+def test_cg_convergence_prints_every_count_and_its_gain(tiny_checkpoints):
+    out = run_script(
+        "cg_convergence.py",
+        *(*CONFIGS, "--config", str(TINY_CONFIG)),
+        *("--prior", f"slice={tiny_checkpoints['slice']}"),
+        *("--volume", str(tiny_checkpoints["volume"]), "--first", "2", "--slices", "4"),
+        *("--methods", "dds", "--cg-iters", "1", "2"),
+    )
+    assert "slices 2 to 5; task sv8 (sparse_view)" in out
+    scores = {
+        m[1]: float(m[2])
+        for m in re.finditer(
+            rf"^DDS \(tuned\)\s+(\d+)(?: \(configured\))?\s+({NUMBER})\s+-?{NUMBER}\s+-?{NUMBER}"
+            rf"\s+{NUMBER}$",
+            out,
+            re.M,
+        )
+    }
+    assert set(scores) == {"1", "2", "5"}  # the configured 5 is always run
+    assert re.search(r"^DDS \(tuned\)\s+5 \(configured\)", out, re.M)
+    for iters, value in scores.items():
+        gain = re.search(rf"^  DDS \(tuned\): {iters} CG ([-+]{NUMBER}) dB$", out, re.M)
+        assert gain and float(gain[1]) == pytest.approx(value - scores["5"], abs=0.011)
+
+
+def test_cg_convergence_refuses_a_slab_beyond_the_volume(tiny_checkpoints):
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(BENCHMARKS / "cg_convergence.py"),
+            *CONFIGS,
+            *("--config", str(TINY_CONFIG), "--device", "cpu"),
+            *("--prior", f"slice={tiny_checkpoints['slice']}", "--first", "6"),
+            *("--volume", str(tiny_checkpoints["volume"]), "--slices", "4"),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(BENCHMARKS.parent)},
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert f"{tiny_checkpoints['volume']}: slices 6 to 9 asked for, but it has 9" in done.stderr
