@@ -63,6 +63,8 @@ def test_runtime_table_names_each_count_and_rounds_for_reading():
     assert (row["seconds"], row["± std"]) == (78.1, 1.5)
     assert (row["NFE"], row["network inputs"], row["input slices"]) == (200, 2900, 8700)
     assert row["peak RSS (MiB)"] == 1018 and str(frame["peak RSS (MiB)"].dtype) == "Int64"
+    counts = ["steps", "NFE", "network inputs", "input slices", "batched calls"]
+    assert all(str(frame[c].dtype) == "Int64" for c in counts), "counts print as 50, not 50.0"
     assert frame.loc["FBP", "seconds"] == 0.0
 
 

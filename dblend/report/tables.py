@@ -39,8 +39,13 @@ RUNTIME_COLUMNS = {
 (one per sampling step; two per DiffusionMBIR predictor-corrector step): the paper's NFE. Network
 inputs are the patches (or single slices) those evaluations feed the network, input slices the
 slices in them, batched calls the forward passes they take."""
-RUNTIME_DECIMALS = {"seconds": 1, "± std": 1, "peak RSS (MiB)": 0, "peak GPU (MiB)": 0}
-"""Seconds to 0.1, memory in whole MiB; counts are whole numbers."""
+RUNTIME_DECIMALS = {
+    "seconds": 1,
+    "± std": 1,
+    **{name: 0 for key, name in RUNTIME_COLUMNS.items() if not key.startswith("seconds")},
+}
+"""Seconds to 0.1; memory in whole MiB and counts as whole numbers (a mean over volumes of
+different sizes rounded to one)."""
 SLICES_NOTE = "'slices': slices scored of all slices in the plane, summed over the test volumes."
 METRIC_COLUMNS = [
     "psnr", "ssim", "slices_scored", "slices", "volume_psnr", "volume_ssim", "seconds", "nfe",
