@@ -26,11 +26,13 @@ CONFIGS = ("--config", str(BENCHMARKS.parent / "config" / "config.yaml"))
 TINY_CONFIG = BENCHMARKS.parent / "config" / "test" / "tiny.yaml"
 
 
-def run_script(name: str, *options: str) -> str:
-    """Run a benchmark by path, with this checkout's package first on the import path."""
+def run_script(name: str, *options: str, device: str | None = "cpu") -> str:
+    """Run a benchmark by path, with this checkout's package first on the import path (and
+    ``--device``, unless None: the planning benchmark runs no torch)."""
     env = {**os.environ, "PYTHONPATH": str(BENCHMARKS.parent)}
+    device_option = ["--device", device] if device else []
     done = subprocess.run(
-        [sys.executable, str(BENCHMARKS / name), "--device", "cpu", *options],
+        [sys.executable, str(BENCHMARKS / name), *device_option, *options],
         capture_output=True,
         text=True,
         env=env,
@@ -340,3 +342,14 @@ def test_cg_convergence_refuses_a_slab_beyond_the_volume(tiny_checkpoints):
     )
     assert done.returncode == 2
     assert f"{tiny_checkpoints['volume']}: slices 6 to 9 asked for, but it has 9" in done.stderr
+
+
+def test_planning_times_each_config_and_counts_its_jobs(tmp_path):
+    options = ("--workdir", str(tmp_path), "--configfile", str(TINY_CONFIG), "--repeats", "2")
+    out = run_script("planning.py", *options, device=None)
+    row = re.search(
+        rf"^{re.escape(str(TINY_CONFIG))}\s+(\d+)\s+({NUMBER})\s+({NUMBER})$", out, re.M
+    )
+    assert row, out
+    jobs, median, fastest = int(row[1]), float(row[2]), float(row[3])
+    assert jobs > 20 and 0 < fastest <= median  # the tiny chain: phantoms, priors, recons...
