@@ -78,6 +78,15 @@ def test_whole_chain_writes_tables_figures_and_report(tiny_run):
     summary_md = (run / "tables" / "summary.md").read_text()
     assert "| DiffusionBlend++ + TV |" in summary_md
     assert "(n = 1)" in summary_md and "± 0.00" not in summary_md, "one test volume"
+    experiment_md = (run / "experiments" / "tiny" / "summary.md").read_text()
+    rows = re.findall(r"^\| ([^|]+?) \| \d", experiment_md, re.M)
+    assert rows == [
+        "FBP",
+        "FBP-UNet (small)",
+        "TPDM (100 steps)",
+        "DDS (tuned)",
+        "DiffusionBlend++ + TV",
+    ], "the experiment's order of methods, not by name"
     assert "Convention anatomy: PSNR and SSIM averaged over the slices that hold" in summary_md
     experiment = run / "experiments" / "tiny"
     figure = experiment / "figures" / "tiny" / "sv8" / "phantom003.png"

@@ -462,8 +462,10 @@ def experiment_section(experiment):
 
 
 def experiment_labels(experiment):
+    """Method -> label as JSON in the experiment's order, which its tables keep (as_json
+    would sort the methods by name)."""
     methods = experiment_methods(config, experiment)
-    return as_json({method: method_label(config, method) for method in methods})
+    return json.dumps({method: method_label(config, method) for method in methods})
 
 
 def experiment_figures(experiment):
