@@ -70,7 +70,9 @@ def prior_identity(config: Mapping[str, Any], dataset: str, prior: str) -> dict[
     }
 
 
-def _task_settings(config: Mapping[str, Any], task: str) -> dict[str, Any]:
+def task_physics(config: Mapping[str, Any], task: str) -> dict[str, Any]:
+    """What defines a task's projections: its geometry and noise, not the method settings it
+    overrides (a new override must not re-simulate, and so re-run, everything downstream)."""
     return {k: v for k, v in config["tasks"][task].items() if k != "method_overrides"}
 
 
@@ -87,7 +89,7 @@ def fbpunet_identity(
         "settings": {key: settings[key] for key in ("filter", "training")},
         "network": config["networks"][settings["network"]],
         "dataset": dataset_identity(config["datasets"][dataset]),
-        "task": _task_settings(config, task),
+        "task": task_physics(config, task),
         "seed": config["seed"],
     }
 
@@ -109,7 +111,7 @@ def reconstruction_settings(
         made_with["model"] = fbpunet_identity(config, dataset, task, method)
     return {
         "dataset": dataset_identity(config["datasets"][dataset]),
-        "task": _task_settings(config, task),
+        "task": task_physics(config, task),
         "method": settings,
         "prior": prior_identity(config, dataset, prior) if prior else None,
         **made_with,

@@ -272,6 +272,15 @@ def test_a_second_run_keeps_the_first_and_reuses_its_work(tiny_run):
     assert "Nothing to be done" in result.stdout + result.stderr
 
 
+@pytest.mark.slow
+def test_a_new_method_override_reruns_that_method_only(tiny_run):
+    overlay = tiny_run / "override.yaml"
+    overlay.write_text("tasks:\n  sv8:\n    method_overrides:\n      dds: {lam: 0.0005}\n")
+    plan = planned_jobs(snakemake(tiny_run, "--configfile", str(TINY), str(overlay), "-n"))
+    assert not {"phantom", "simulate", "train_prior", "train_fbpunet"} & set(plan), plan
+    assert plan["reconstruct"] == 1, "the sinograms and the other methods stay as they are"
+
+
 @pytest.mark.parametrize(
     ("overlay", "named"),
     [

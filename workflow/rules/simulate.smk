@@ -16,7 +16,7 @@ rule simulate:
     resources:
         gpu=needs_gpu,
     params:
-        task=lambda w: as_json(config["tasks"][w.task]),
+        task=lambda w: as_json(provenance.task_physics(config, w.task)),
         seed=lambda w: seed_of("simulate", w.dataset, w.task, w.volume),
         device=config["device"],
     shell:
