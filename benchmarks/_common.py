@@ -68,6 +68,23 @@ def setup(script: str, args: argparse.Namespace) -> tuple[dict[str, Any], torch.
     return config, device
 
 
+def parallel_task(script: str, config: dict[str, Any], name: str) -> dict[str, Any]:
+    """A copy of the config's task ``name``, refused unless it exists and is parallel-beam."""
+    if name not in config["tasks"]:
+        fail(script, f"--task {name!r} is not one of {', '.join(config['tasks'])}")
+    task = dict(config["tasks"][name])
+    if task["kind"] not in ("sparse_view", "limited_angle"):
+        fail(script, f"--task {name}: only parallel-beam tasks, not {task['kind']}")
+    return task
+
+
+def require_methods(script: str, config: dict[str, Any], names: Sequence[str]) -> None:
+    """Refuse method names the config does not define, naming them."""
+    unknown = [m for m in names if m not in config["methods"]]
+    if unknown:
+        fail(script, f"--methods {', '.join(unknown)}: not in the config's methods")
+
+
 def cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():

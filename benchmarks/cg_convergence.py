@@ -23,7 +23,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _common import add_common_arguments, fail, load_priors, machine_lines, setup, table
+from _common import (
+    add_common_arguments,
+    fail,
+    load_priors,
+    machine_lines,
+    parallel_task,
+    require_methods,
+    setup,
+    table,
+)
 
 from dblend.config import method_for_task
 from dblend.errors import DblendError
@@ -93,14 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     config, device = setup(SCRIPT, args)
     if min(args.cg_iters) < 1:
         fail(SCRIPT, "--cg-iters must be at least 1")
-    if args.task not in config["tasks"]:
-        fail(SCRIPT, f"--task {args.task!r} is not one of {', '.join(config['tasks'])}")
-    task = config["tasks"][args.task]
-    if task["kind"] not in ("sparse_view", "limited_angle"):
-        fail(SCRIPT, f"--task {args.task}: only parallel-beam tasks, not {task['kind']}")
-    unknown = [m for m in args.methods if m not in config["methods"]]
-    if unknown:
-        fail(SCRIPT, f"--methods {', '.join(unknown)}: not in the config's methods")
+    task = parallel_task(SCRIPT, config, args.task)
+    require_methods(SCRIPT, config, args.methods)
     prior_name = args.prior.partition("=")[0]
     started = time.perf_counter()
     rows, gains = [], []

@@ -41,6 +41,7 @@ from _common import (
     fail,
     machine_lines,
     megabytes,
+    parallel_task,
     setup,
     table,
 )
@@ -321,11 +322,7 @@ def main(argv: list[str] | None = None) -> int:
             fail(SCRIPT, f"--{option.replace('_', '-')} must be at least 1")
     if args.warmup < 0:
         fail(SCRIPT, "--warmup must be at least 0")
-    if args.task not in config["tasks"]:
-        fail(SCRIPT, f"--task {args.task!r} is not one of {', '.join(config['tasks'])}")
-    task = dict(config["tasks"][args.task])
-    if task["kind"] not in ("sparse_view", "limited_angle"):
-        fail(SCRIPT, f"--task {args.task}: only parallel-beam tasks, not {task['kind']}")
+    task = parallel_task(SCRIPT, config, args.task)
     if args.views is not None:
         if task["kind"] != "sparse_view":
             fail(SCRIPT, f"--views needs a sparse_view task; {args.task} is {task['kind']}")

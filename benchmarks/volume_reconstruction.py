@@ -38,6 +38,8 @@ from _common import (
     fail,
     machine_lines,
     megabytes,
+    parallel_task,
+    require_methods,
     setup,
     table,
 )
@@ -158,16 +160,10 @@ def main(argv: list[str] | None = None) -> int:
         fail(SCRIPT, "--warmup must be at least 0")
     if not 0 < args.steps_scale <= 1:
         fail(SCRIPT, f"--steps-scale must be in (0, 1], got {args.steps_scale}")
-    if args.task not in config["tasks"]:
-        fail(SCRIPT, f"--task {args.task!r} is not one of {', '.join(config['tasks'])}")
-    task = config["tasks"][args.task]
-    if task["kind"] not in ("sparse_view", "limited_angle"):
-        fail(SCRIPT, f"--task {args.task}: only parallel-beam tasks, not {task['kind']}")
+    task = parallel_task(SCRIPT, config, args.task)
     if args.network not in config["networks"]:
         fail(SCRIPT, f"--network {args.network!r} is not one of {', '.join(config['networks'])}")
-    unknown = [m for m in args.methods if m not in config["methods"]]
-    if unknown:
-        fail(SCRIPT, f"--methods {', '.join(unknown)}: not in the config's methods")
+    require_methods(SCRIPT, config, args.methods)
     started = time.perf_counter()
     results: dict[tuple[str, str], dict[str, Any]] = {}
     volumes: dict[tuple[str, str], np.ndarray] = {}
