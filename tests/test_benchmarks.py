@@ -26,18 +26,25 @@ CONFIGS = ("--config", str(BENCHMARKS.parent / "config" / "config.yaml"))
 TINY_CONFIG = BENCHMARKS.parent / "config" / "test" / "tiny.yaml"
 
 
-def run_script(name: str, *options: str, device: str | None = "cpu") -> str:
+def run_benchmark(
+    name: str, *options: str, device: str | None = "cpu"
+) -> subprocess.CompletedProcess:
     """Run a benchmark by path, with this checkout's package first on the import path (and
     ``--device``, unless None: the planning benchmark runs no torch)."""
     env = {**os.environ, "PYTHONPATH": str(BENCHMARKS.parent)}
     device_option = ["--device", device] if device else []
-    done = subprocess.run(
+    return subprocess.run(
         [sys.executable, str(BENCHMARKS / name), *device_option, *options],
         capture_output=True,
         text=True,
         env=env,
         timeout=120,
     )
+
+
+def run_script(name: str, *options: str, device: str | None = "cpu") -> str:
+    """The output of a benchmark that must succeed."""
+    done = run_benchmark(name, *options, device=device)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -214,19 +221,11 @@ def test_prior_denoising_prints_every_prior_and_spacing(tiny_checkpoints):
 
 
 def test_prior_denoising_refuses_a_checkpoint_of_another_prior(tiny_checkpoints):
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(BENCHMARKS / "prior_denoising.py"),
-            *CONFIGS,
-            *("--config", str(TINY_CONFIG), "--device", "cpu"),
-            *("--prior", f"slice={tiny_checkpoints['patch']}"),
-            *("--volume", str(tiny_checkpoints["volume"])),
-        ],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(BENCHMARKS.parent)},
-        timeout=120,
+    done = run_benchmark(
+        "prior_denoising.py",
+        *(*CONFIGS, "--config", str(TINY_CONFIG)),
+        *("--prior", f"slice={tiny_checkpoints['patch']}"),
+        *("--volume", str(tiny_checkpoints["volume"])),
     )
     assert done.returncode == 2
     assert "prior_denoising.py: error:" in done.stderr
@@ -234,13 +233,7 @@ def test_prior_denoising_refuses_a_checkpoint_of_another_prior(tiny_checkpoints)
 
 
 def test_cone_operator_on_cpu_is_refused_before_astras_3d_code():
-    done = subprocess.run(
-        [sys.executable, str(BENCHMARKS / "cone_operator.py"), "--device", "cpu"],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(BENCHMARKS.parent)},
-        timeout=120,
-    )
+    done = run_benchmark("cone_operator.py")
     assert done.returncode == 2, done.stderr
     assert "cone_operator.py: error: cone-beam tasks need ASTRA's CUDA projectors" in done.stderr
 
@@ -326,19 +319,11 @@ def test_cg_convergence_prints_every_count_and_its_gain(tiny_checkpoints):
 
 
 def test_cg_convergence_refuses_a_slab_beyond_the_volume(tiny_checkpoints):
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(BENCHMARKS / "cg_convergence.py"),
-            *CONFIGS,
-            *("--config", str(TINY_CONFIG), "--device", "cpu"),
-            *("--prior", f"slice={tiny_checkpoints['slice']}", "--first", "6"),
-            *("--volume", str(tiny_checkpoints["volume"]), "--slices", "4"),
-        ],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(BENCHMARKS.parent)},
-        timeout=120,
+    done = run_benchmark(
+        "cg_convergence.py",
+        *(*CONFIGS, "--config", str(TINY_CONFIG)),
+        *("--prior", f"slice={tiny_checkpoints['slice']}", "--first", "6"),
+        *("--volume", str(tiny_checkpoints["volume"]), "--slices", "4"),
     )
     assert done.returncode == 2
     assert f"{tiny_checkpoints['volume']}: slices 6 to 9 asked for, but it has 9" in done.stderr
