@@ -162,7 +162,13 @@ def _load(name: str, monkeypatch: pytest.MonkeyPatch):
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
 @pytest.mark.parametrize(
     "name",
-    ["sampling_speed.py", "train_throughput.py", "cone_operator.py", "volume_reconstruction.py"],
+    [
+        "sampling_speed.py",
+        "train_throughput.py",
+        "cone_operator.py",
+        "volume_reconstruction.py",
+        "step_profile.py",
+    ],
 )
 def test_cuda_without_cuda_is_refused_plainly(name, monkeypatch, capsys):
     module = _load(name, monkeypatch)
@@ -338,3 +344,38 @@ def test_planning_times_each_config_and_counts_its_jobs(tmp_path):
     assert row, out
     jobs, median, fastest = int(row[1]), float(row[2]), float(row[3])
     assert jobs > 20 and 0 < fastest <= median  # the tiny chain: phantoms, priors, recons...
+
+
+def test_step_profile_splits_both_steps_into_kinds_that_add_up():
+    out = run_script(
+        "step_profile.py",
+        *(*CONFIGS, "--config", str(TINY_CONFIG), "--size", "16", "--slices", "9"),
+        *("--train-steps", "1", "--sampling-steps", "1"),
+    )
+    gemm = float(re.search(rf"matrix product: ({NUMBER}) GFLOP/s", out).group(1))
+    assert gemm > 0
+    sections = re.findall(
+        rf"^(training prior 'patch', 1 steps|sampling diffusionblend_pp on 9 x 16 x 16, 1 steps): "
+        rf"({NUMBER}) s\n(.*?)\nconvolutions: ({NUMBER}) GFLOP at ({NUMBER}) GFLOP/s, "
+        rf"({NUMBER})% of",
+        out,
+        re.M | re.S,
+    )
+    assert len(sections) == 2, out
+    for _, wall, rows, gflop, rate, share in sections:
+        kinds = dict(re.findall(rf"^(\w[\w ,()]*?)\s+({NUMBER})\s+{NUMBER}$", rows, re.M))
+        assert "convolution" in kinds and float(gflop) > 0 and float(rate) > 0
+        assert sum(map(float, kinds.values())) == pytest.approx(float(wall), rel=0.02, abs=5e-3)
+        assert float(share) == pytest.approx(100 * float(rate) / gemm, abs=1)
+
+
+def test_step_profile_sorts_operators_into_kinds(monkeypatch):
+    kind_of = _load("step_profile.py", monkeypatch).kind_of
+    assert kind_of("aten::mkldnn_convolution") == kind_of("aten::convolution_backward")
+    assert kind_of("aten::convolution_backward") == "convolution"
+    assert kind_of("aten::silu_backward") == "normalisation and activation"
+    assert kind_of("aten::addmm") == kind_of("aten::mm") == "matrix products"
+    assert (
+        kind_of("aten::addcdiv_") == kind_of("Optimizer.step#AdamW.step") == "other torch operators"
+    )
+    assert kind_of("aten::copy_") == "copies and layout"
