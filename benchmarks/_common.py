@@ -22,6 +22,9 @@ from dblend.device import resolve_device
 from dblend.errors import DblendError
 from dblend.models.checkpoint import load_prior
 from dblend.models.prior import PriorSpec, ScorePrior
+from dblend.physics.geometry import task_geometry
+from dblend.physics.parallel import ParallelBeamOperator
+from dblend.physics.simulate import simulate
 
 REPO_CONFIG = Path(__file__).resolve().parents[1] / "config" / "config.yaml"
 
@@ -76,6 +79,19 @@ def parallel_task(script: str, config: dict[str, Any], name: str) -> dict[str, A
     if task["kind"] not in ("sparse_view", "limited_angle"):
         fail(script, f"--task {name}: only parallel-beam tasks, not {task['kind']}")
     return task
+
+
+def simulated_task(
+    task: dict[str, Any], volume: torch.Tensor, seed: int, device: torch.device
+) -> tuple[ParallelBeamOperator, torch.Tensor]:
+    """The task's operator for ``volume`` and its simulated sinogram.
+
+    The operator's spectral norm is computed here, once, so no timed or profiled run pays for it.
+    """
+    operator = ParallelBeamOperator(task_geometry(task, tuple(volume.shape)), device)
+    sinogram = simulate(volume, operator, task["noise"], seed)
+    operator.norm  # noqa: B018 - cached by the operator
+    return operator, sinogram
 
 
 def require_methods(script: str, config: dict[str, Any], names: Sequence[str]) -> None:

@@ -31,6 +31,7 @@ from _common import (
     parallel_task,
     require_methods,
     setup,
+    simulated_task,
     table,
 )
 
@@ -38,9 +39,6 @@ from dblend.config import method_for_task
 from dblend.errors import DblendError
 from dblend.io import read_array
 from dblend.metrics import psnr
-from dblend.physics.geometry import task_geometry
-from dblend.physics.parallel import ParallelBeamOperator
-from dblend.physics.simulate import simulate
 from dblend.recon.kinds import needed_priors
 from dblend.recon.methods import reconstruct
 
@@ -110,8 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         truth = slab(args.volume, args.first, args.slices)
         prior = load_priors(config, [args.prior], truth.shape[-1], device)[prior_name]
-        operator = ParallelBeamOperator(task_geometry(task, truth.shape), device)
-        sinogram = simulate(torch.from_numpy(truth).to(device), operator, task["noise"], args.seed)
+        operator, sinogram = simulated_task(
+            task, torch.from_numpy(truth).to(device), args.seed, device
+        )
         for name in args.methods:
             method = method_for_task(config, name, args.task)
             if needed_priors(method) != ["prior"] or method["prior"] != prior_name:

@@ -43,6 +43,7 @@ from _common import (
     megabytes,
     parallel_task,
     setup,
+    simulated_task,
     table,
 )
 
@@ -51,9 +52,8 @@ from dblend.data.phantoms import thorax_phantom
 from dblend.device import clock, peak_gpu_mib, peak_rss_mib, reset_peak_gpu
 from dblend.errors import DblendError
 from dblend.models.prior import ScorePrior
-from dblend.physics.geometry import ParallelGeometry, task_geometry
+from dblend.physics.geometry import ParallelGeometry
 from dblend.physics.parallel import ParallelBeamOperator, astra_geometries
-from dblend.physics.simulate import simulate
 from dblend.recon.consistency import AdmmTvZ
 from dblend.recon.denoise import VolumeDenoiser
 from dblend.recon.methods import reconstruct
@@ -175,13 +175,11 @@ def time_method(
 def sampling_table(
     config: dict[str, Any],
     args: argparse.Namespace,
-    task: dict[str, Any],
-    volume: torch.Tensor,
     operator: ParallelBeamOperator,
+    sinogram: torch.Tensor,
     device: torch.device,
 ) -> tuple[list[str], dict[str, dict[str, float]]]:
     """Lines of the sampling table and the median per-step measurements of each method."""
-    sinogram = simulate(volume, operator, task["noise"], args.seed)
     network = args.network or config["priors"][config["methods"][BLEND]["prior"]]["network"]
     if network not in config["networks"]:
         fail(SCRIPT, f"--network {network!r} is not one of {', '.join(config['networks'])}")
@@ -191,7 +189,6 @@ def sampling_table(
         if args.batch_size is not None:
             methods[name]["batch_size"] = args.batch_size
         priors[name] = build_prior(config, methods[name], network, args.size, device)
-    operator.norm  # noqa: B018 - the spectral norm is computed once, not inside a timed run
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in methods}
     peak_gpu: dict[str, float] = {}
     fixed = {name: (operator, priors[name], args.seed) for name in methods}
@@ -330,9 +327,9 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     try:
         volume = torch.from_numpy(thorax_phantom(args.size, args.slices, args.seed)).to(device)
-        geometry = task_geometry(task, tuple(volume.shape))
-        operator = ParallelBeamOperator(geometry, device)
-        sampling_lines, median = sampling_table(config, args, task, volume, operator, device)
+        operator, sinogram = simulated_task(task, volume, args.seed, device)
+        geometry = operator.geometry
+        sampling_lines, median = sampling_table(config, args, operator, sinogram, device)
         operator_lines, operator_ratio = operator_table(
             geometry, operator, volume, args.operator_repeats, device
         )

@@ -41,6 +41,7 @@ from _common import (
     parallel_task,
     require_methods,
     setup,
+    simulated_task,
     table,
 )
 
@@ -49,9 +50,7 @@ from dblend.data.phantoms import thorax_phantom
 from dblend.device import clock, peak_gpu_mib, peak_rss_mib, reset_peak_gpu
 from dblend.errors import DblendError
 from dblend.metrics import psnr
-from dblend.physics.geometry import task_geometry
 from dblend.physics.parallel import ParallelBeamOperator
-from dblend.physics.simulate import simulate
 from dblend.recon.kinds import needed_priors
 from dblend.recon.methods import reconstruct
 
@@ -170,10 +169,9 @@ def main(argv: list[str] | None = None) -> int:
     methods, parameters = {}, {}
     try:
         truth = thorax_phantom(args.size, args.slices, args.seed)
-        geometry = task_geometry(task, truth.shape)
-        operator = ParallelBeamOperator(geometry, device)
-        sinogram = simulate(torch.from_numpy(truth).to(device), operator, task["noise"], args.seed)
-        operator.norm  # noqa: B018 - the spectral norm is computed once, not inside a timed run
+        operator, sinogram = simulated_task(
+            task, torch.from_numpy(truth).to(device), args.seed, device
+        )
         for name in args.methods:
             method = method_for_task(config, name, args.task)
             if needed_priors(method) != ["prior"]:
@@ -210,9 +208,9 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(machine_lines(device, args.threads)))
     print(
         f"volume: embedded thorax phantom seed {args.seed}, {args.slices} x {args.size} x "
-        f"{args.size}; task {args.task} ({task['kind']}, {geometry.n_views} views); priors of "
-        f"network {args.network!r} with random weights (timings only; PSNR against the phantom "
-        "means nothing for the methods)"
+        f"{args.size}; task {args.task} ({task['kind']}, {operator.geometry.n_views} views); "
+        f"priors of network {args.network!r} with random weights (timings only; PSNR against the "
+        "phantom means nothing for the methods)"
     )
     print("\n".join(precision_lines(device)))
     print()
