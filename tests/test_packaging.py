@@ -3,6 +3,7 @@ installs from it, and the licence and citation files agree with the package meta
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import tomllib
 from pathlib import Path
@@ -61,6 +62,36 @@ def test_make_install_uses_the_lock_and_make_lock_writes_it():
     assert "-r $(LOCK)" in install and "--no-deps -e ." in install
     lock = makefile[makefile.index("\nlock:") :].split("\n\n")[0]
     assert "--output-file $(LOCK)" in lock and "pyproject.toml" in lock
+
+
+def test_make_install_installs_with_the_locked_uv_and_falls_back_to_pip():
+    makefile = (ROOT / "Makefile").read_text()
+    install = makefile[makefile.index("$(BIN)/.installed:") : makefile.index("\ninstall:")]
+    assert "$(PIP) \"$$(grep '^uv==' $(LOCK))\"" in install and "uv" in locked()
+    assert install.index("$(UV) -r $(LOCK)") < install.index("$(PIP) -r $(LOCK)")
+
+
+def test_pip_sources_hand_uv_the_sources_pip_would_use():
+    spec = importlib.util.spec_from_file_location("pip_sources", ROOT / "envs" / "pip_sources.py")
+    pip_sources = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pip_sources)
+    listed = (
+        "global.find-links='/wheels'\n"
+        "global.extra-index-url='file:///a/simple\\nfile:///b/simple'\n"
+        ":env:.find-links='/env-wheels'\n"
+        "install.index-url='https://install/simple'\n"
+        "global.index-url='https://global/simple'\n"
+        "global.cert='/certs.pem'\n"
+        "global.constraint='/pins.txt'\n"
+    )
+    assert pip_sources.uv_options(listed) == [
+        "--find-links", "/env-wheels",
+        "--extra-index-url", "file:///a/simple",
+        "--extra-index-url", "file:///b/simple",
+        "--index-url", "https://install/simple",
+        "--constraint", "/pins.txt",
+    ]  # fmt: skip
+    assert pip_sources.uv_options("") == []
 
 
 def test_snakemake_is_an_extra_and_the_package_never_imports_it():
