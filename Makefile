@@ -22,19 +22,18 @@ LOCK_PYTHON ?= 3.11
 # configuration, so envs/pip_sources.py hands it pip's configured indexes, wheel folders and
 # constraints, and like pip it may take each package from whichever index has the best match.
 # Each attempt is tried only where the one before it failed: the configured sources, then with
-# PyTorch's CPU index, then pip itself in the same two ways.
+# PyTorch's CPU index, then pip itself in the same two ways (also where uv cannot be had).
 PIP := $(BIN)/python -m pip install --quiet
 UV := $(BIN)/uv pip install --quiet --python $(BIN)/python --index-strategy unsafe-best-match \
 	$$($(BIN)/python envs/pip_sources.py)
 
 $(BIN)/.installed: $(LOCK) pyproject.toml envs/pip_sources.py
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) "$$(grep '^uv==' $(LOCK))"
-	$(UV) -r $(LOCK) 2>/dev/null \
+	($(PIP) "$$(grep '^uv==' $(LOCK))" && $(UV) -r $(LOCK)) 2>/dev/null \
 		|| $(UV) -r $(LOCK) --extra-index-url $(TORCH_INDEX) 2>/dev/null \
 		|| $(PIP) -r $(LOCK) 2>/dev/null \
 		|| $(PIP) -r $(LOCK) --extra-index-url $(TORCH_INDEX)
-	$(UV) --no-deps -e .
+	$(UV) --no-deps -e . 2>/dev/null || $(PIP) --no-deps -e .
 	touch $@
 
 install: $(BIN)/.installed
