@@ -64,6 +64,21 @@ def test_seed_study_replicates_the_demo_priors_and_methods_under_other_names():
             }
 
 
+def test_fast_priors_change_only_the_two_priors_steps_and_rate():
+    base = load(ROOT / "config" / "config.yaml")
+    fast = load(ROOT / "config" / "config.yaml", ROOT / "config" / "fast_priors.yaml")
+    for prior, schedule in {"patch": (1000, 0.004), "slice": (1800, 0.002)}.items():
+        training = dict(fast["priors"][prior]["training"])
+        assert (training.pop("steps"), training.pop("learning_rate")) == schedule
+        assert training == {
+            k: v
+            for k, v in base["priors"][prior]["training"].items()
+            if k not in ("steps", "learning_rate")
+        }
+        fast["priors"][prior]["training"] = base["priors"][prior]["training"]
+    assert fast == {**base, "name": "fast_priors"}, "nothing else differs, TPDM's prior included"
+
+
 def _schema_keys(node: object) -> set[str]:
     """Every property name the schema defines, at any depth."""
     if isinstance(node, list):
