@@ -18,7 +18,7 @@ LOCK_PYTHON ?= 3.11
 
 .PHONY: demo test lint install lock debian-packages clean
 
-# uv (pinned in the lock) installs it in seconds where pip takes minutes. uv reads no pip
+# uv (pinned in the lock) installs the lock in seconds where pip takes minutes. uv reads no pip
 # configuration, so envs/pip_sources.py hands it pip's configured indexes, wheel folders and
 # constraints, and like pip it may take each package from whichever index has the best match.
 # Each attempt is tried only where the one before it failed: the configured sources, then with
