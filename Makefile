@@ -74,9 +74,12 @@ debian-packages:
 			--no-install-recommends $(PACKAGES) >/dev/null; \
 	fi
 
+# The suite runs on CORES pytest-xdist workers, one test file at a time per worker, so each
+# file's module fixtures (whole Snakemake runs among them) are made once.
 test: lint debian-packages
 	PATH="$(CURDIR)/$(BIN):$$PATH" DBLEND_REQUIRE_SLURM=$$($(CAN_APT) && echo 1) \
-		DBLEND_REQUIRE_BROWSER=$$($(CAN_APT) && echo 1) $(BIN)/python -m pytest
+		DBLEND_REQUIRE_BROWSER=$$($(CAN_APT) && echo 1) $(BIN)/python -m pytest \
+		-n $(CORES) --dist loadfile
 
 clean:
 	rm -rf results/* .snakemake
