@@ -168,7 +168,7 @@ def report(title: str, seconds: dict[str, float], flops: int, wall: float, gemm:
     conv = flops / seconds.get("convolution", float("nan")) / 1e9
     return "\n".join(
         [
-            f"{title}: {wall:.2f} s",
+            f"{title}: {wall:.3f} s",
             table(["kind of operation", "seconds", "% of wall"], rows),
             f"convolutions: {flops / 1e9:.1f} GFLOP at {conv:.1f} GFLOP/s, "
             f"{100 * conv / gemm:.0f}% of the {GEMM_SIZE}^3 matrix product's rate",

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from filelock import FileLock
 from tiny_workflow import TINY, snakemake
 
 from dblend.models.adm import guided_diffusion_arguments
@@ -103,10 +104,26 @@ def fbpunet_model() -> FbpUNet:
 
 
 @pytest.fixture(scope="session")
-def tiny_run(tmp_path_factory) -> Path:
+def tiny_run(tmp_path_factory, worker_id: str) -> Path:
     """A folder where the whole chain ran on config/test/tiny.yaml (shared by the tests of the
-    workflow, its provenance and its report)."""
-    workdir = tmp_path_factory.mktemp("tiny")
-    result = snakemake(workdir, "--configfile", str(TINY))
-    assert result.returncode == 0, result.stderr[-4000:]
+    workflow, its provenance and its report). Under `make test`'s xdist workers it lies in
+    their common temporary folder: the first worker to need it runs the chain, the others wait
+    for that run and reuse it."""
+    shared = tmp_path_factory.getbasetemp()
+    if worker_id != "master":
+        shared = shared.parent
+    workdir, finished = shared / "tiny", shared / "tiny.finished"
+    with FileLock(shared / "tiny.lock"):
+        if not finished.exists():
+            workdir.mkdir(exist_ok=True)
+            result = snakemake(workdir, "--configfile", str(TINY))
+            assert result.returncode == 0, result.stderr[-4000:]
+            finished.touch()
     return workdir
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files with slow tests (whole Snakemake runs) first, each file's order kept: `make test`'s
+    workers, a file at a time each, then start the long runs at once and end on short files."""
+    slow = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow)
